@@ -1,0 +1,84 @@
+"""The ``training`` pipeline: C²SRT trained on cached features, selected on val, tested, registered."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import (
+    assemble_eval_split,
+    assemble_train_split,
+    build_vocabulary,
+    compute_test_metrics,
+    package_model,
+    score_split,
+    select_best_checkpoint,
+    train_c2srt,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                build_vocabulary,
+                ["category_split", "text_features", "category_neighbours", "params:training.prompt"],
+                "vocabulary",
+                name="build_vocabulary_node",
+            ),
+            Node(
+                assemble_train_split,
+                ["image_embeddings", "image_keys", "train_labels", "vocabulary"],
+                "train_split",
+                name="assemble_train_split_node",
+            ),
+            Node(
+                assemble_eval_split,
+                ["image_embeddings", "image_keys", "val_labels", "vocabulary"],
+                "val_split",
+                name="assemble_val_split_node",
+            ),
+            Node(
+                assemble_eval_split,
+                ["image_embeddings", "image_keys", "test_labels", "vocabulary"],
+                "test_split",
+                name="assemble_test_split_node",
+            ),
+            Node(
+                train_c2srt,
+                [
+                    "train_split",
+                    "val_split",
+                    "vocabulary",
+                    "backbone_info",
+                    "training_resume",
+                    "params:training.loop",
+                    "params:training.model",
+                ],
+                ["training_checkpoints", "training_history", "training_run"],
+                name="train_c2srt_node",
+            ),
+            Node(
+                select_best_checkpoint,
+                ["training_checkpoints", "training_run", "params:training.loop"],
+                "c2srt_trained",
+                name="select_best_checkpoint_node",
+            ),
+            Node(
+                score_split,
+                ["c2srt_trained", "test_split", "vocabulary"],
+                "test_scores",
+                name="score_test_split_node",
+            ),
+            Node(
+                compute_test_metrics,
+                ["test_scores", "test_split", "vocabulary", "params:training.loop"],
+                ["test_metrics", "test_metrics_summary"],
+                name="compute_test_metrics_node",
+            ),
+            Node(
+                package_model,
+                ["c2srt_trained", "vocabulary", "val_split", "test_metrics_summary", "params:training.registry"],
+                "c2srt_registered_model",
+                name="package_model_node",
+            ),
+        ],
+        tags=["training"],
+    )

@@ -1,0 +1,128 @@
+"""``fit``: the resumable training generator (one checkpoint dict per epoch)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ovmlr.models import ranking_loss
+from ovmlr.training.loop import (
+    FeatureSplit,
+    TrainingConfig,
+    TrainingState,
+    config_dict,
+    make_optimizer,
+    predict_scores,
+    resolve_device,
+    train_one_epoch,
+    validation_metrics,
+)
+from ovmlr.training.vocabulary import Vocabulary
+
+logger = logging.getLogger(__name__)
+
+
+def frozen_batches(
+    split: FeatureSplit, batch_size: int, device: torch.device
+) -> Callable[[torch.Tensor], Iterator[dict[str, torch.Tensor]]]:
+    """Batches of cached features in the order given (frozen mode)."""
+
+    def batches(order: torch.Tensor) -> Iterator[dict[str, torch.Tensor]]:
+        for start in range(0, len(order), batch_size):
+            idx = np.sort(order[start : start + batch_size].numpy())
+            yield {
+                "global": torch.from_numpy(split.global_feats[idx]).to(device),
+                "patches": torch.from_numpy(split.patch_feats[idx]).to(device),
+                "labels": torch.from_numpy(split.labels[idx]).to(device),
+            }
+
+    return batches
+
+
+def frozen_loss(
+    model: nn.Module, batch: dict[str, torch.Tensor], text: torch.Tensor, neighbours: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. (11) ranking loss on cached features; distillation is a no-op with a frozen encoder."""
+    logits = model(batch["global"], batch["patches"], text, neighbours)["logits"]
+    loss = ranking_loss(logits, batch["labels"])
+    return loss, {"loss": float(loss.detach()), "cls": float(loss.detach())}
+
+
+def _checkpoint(
+    run_id: str, state: TrainingState, model: nn.Module, optimizer, scheduler, cfg: TrainingConfig
+) -> dict[str, Any]:
+    return {
+        "fingerprint": run_id,
+        "epoch": state.epoch,
+        "model_state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "optimizer_state": copy.deepcopy(optimizer.state_dict()),
+        "scheduler_state": copy.deepcopy(scheduler.state_dict()),
+        "history": list(state.history),
+        "config": config_dict(cfg),
+    }
+
+
+def fit(
+    model: nn.Module,
+    train: FeatureSplit,
+    val: FeatureSplit,
+    vocab_seen: Vocabulary,
+    vocab_all: Vocabulary,
+    cfg: TrainingConfig,
+    run_id: str,
+    resume_from: dict[str, Any] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Train epoch by epoch, validating on ``val`` over the full vocabulary after each one.
+
+    Yields:
+        One checkpoint dict per finished epoch: ``fingerprint``, ``epoch``, ``model_state``,
+        ``optimizer_state``, ``scheduler_state``, ``history`` (per-epoch metrics so far), ``config``.
+    """
+    device = resolve_device(cfg.device)
+    model.to(device)
+    steps_per_epoch = max(1, -(-len(train) // cfg.batch_size))
+    optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch)
+    state = TrainingState()
+    if resume_from is not None:
+        model.load_state_dict(resume_from["model_state"])
+        optimizer.load_state_dict(resume_from["optimizer_state"])
+        scheduler.load_state_dict(resume_from["scheduler_state"])
+        state = TrainingState(epoch=int(resume_from["epoch"]), history=list(resume_from["history"]))
+        logger.info("Resuming training %s after epoch %d of %d", run_id, state.epoch, cfg.epochs)
+    vocabulary = (torch.from_numpy(vocab_seen.text).to(device), torch.from_numpy(vocab_seen.neighbours).to(device))
+    batches = frozen_batches(train, cfg.batch_size, device)
+    for epoch in range(state.epoch + 1, cfg.epochs + 1):
+        stats = train_one_epoch(
+            model, batches, len(train), frozen_loss, vocabulary, optimizer, scheduler, cfg, epoch
+        )
+        scores = predict_scores(
+            model, val.global_feats, val.patch_feats, vocab_all, cfg.eval_batch_size, device
+        )
+        stats.update(validation_metrics(scores, val.labels, vocab_all, cfg.ks))
+        stats["epoch"] = float(epoch)
+        state.epoch = epoch
+        state.history.append(stats)
+        shown = {k: round(v, 4) for k, v in stats.items() if k.startswith(("train/loss", "val/"))}
+        logger.info("epoch %d/%d %s", epoch, cfg.epochs, shown)
+        yield _checkpoint(run_id, state, model, optimizer, scheduler, cfg)
+
+
+def best_epoch(history: list[dict[str, float]], metric: str) -> tuple[int, float]:
+    """The epoch with the highest validation ``metric`` (earliest on ties).
+
+    Raises:
+        ValueError: If the metric was never recorded.
+    """
+    key = metric if metric.startswith("val/") else f"val/{metric}"
+    values = [(h[key], -int(h["epoch"])) for h in history if key in h and not np.isnan(h[key])]
+    if not values:
+        recorded = sorted(history[-1]) if history else []
+        raise ValueError(f"Selection metric {key!r} was not recorded; recorded: {recorded}")
+    value, neg_epoch = max(values)
+    return -neg_epoch, float(value)

@@ -1,0 +1,79 @@
+"""The MLflow pyfunc flavour of a trained C²SRT model: scores images given their backbone features.
+
+Input: a DataFrame with one row per image and two list columns, ``global_feature`` (D floats, the frozen
+backbone's global feature) and ``patch_features`` (P·D floats, the projected patch tokens, row-major).
+Output: a DataFrame of scores, one column per category of the model's vocabulary (seen + unseen).
+
+Load it back with ``mlflow.pyfunc.load_model("models:/ovmlr-c2srt@champion")``; the ``ovmlr`` package must be
+importable where it is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+
+from ovmlr.training.vocabulary import Vocabulary
+
+
+def features_to_frame(global_feats: np.ndarray, patch_feats: np.ndarray) -> pd.DataFrame:
+    """The pyfunc input frame of global [N, D] and patch [N, P, D] features."""
+    n = len(global_feats)
+    return pd.DataFrame(
+        {
+            "global_feature": list(np.asarray(global_feats, dtype=np.float32).reshape(n, -1)),
+            "patch_features": list(np.asarray(patch_feats, dtype=np.float32).reshape(n, -1)),
+        }
+    )
+
+
+class C2SRTPyfuncModel(mlflow.pyfunc.PythonModel):
+    """A trained C²SRT head with its vocabulary, servable through MLflow.
+
+    Args:
+        model_config: The model config dict (``C2SRTConfig`` fields).
+        model_state: The trained state dict.
+        vocabulary: The categories it scores (text features and IST neighbours included).
+        num_patches: P, to unflatten ``patch_features``.
+    """
+
+    def __init__(
+        self, model_config: dict[str, Any], model_state: dict[str, torch.Tensor], vocabulary: Vocabulary,
+        num_patches: int,
+    ) -> None:
+        self.model_config = model_config
+        self.model_state = model_state
+        self.vocabulary = vocabulary
+        self.num_patches = num_patches
+        self._model = None
+
+    def _module(self):
+        if self._model is None:
+            from ovmlr.training.model_factory import build_model
+
+            model = build_model(self.model_config)
+            model.load_state_dict(self.model_state)
+            self._model = model.eval()
+        return self._model
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_model"] = None
+        return state
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        """Scores [N, C] for the images of ``model_input``."""
+        from ovmlr.training.loop import predict_scores
+
+        missing = {"global_feature", "patch_features"} - set(model_input.columns)
+        if missing:
+            raise ValueError(f"model input lacks columns {sorted(missing)}")
+        g = np.stack([np.asarray(v, dtype=np.float32) for v in model_input["global_feature"]])
+        p = np.stack([np.asarray(v, dtype=np.float32) for v in model_input["patch_features"]])
+        p = p.reshape(len(p), self.num_patches, g.shape[1])
+        scores = predict_scores(self._module(), g, p, self.vocabulary, 256, torch.device("cpu"))
+        return pd.DataFrame(scores, columns=list(self.vocabulary.names))
