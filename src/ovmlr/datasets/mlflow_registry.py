@@ -46,9 +46,7 @@ class ModelRegistration:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def champion_decision(
-    new_value: float, champion_value: float | None, force: bool
-) -> tuple[bool, str]:
+def champion_decision(new_value: float, champion_value: float | None, force: bool) -> tuple[bool, str]:
     """Whether a new version becomes champion, and why (higher metric is better)."""
     if force:
         return True, "forced by parameter"

@@ -95,7 +95,10 @@ def fit(
         scheduler.load_state_dict(resume_from["scheduler_state"])
         state = TrainingState(epoch=int(resume_from["epoch"]), history=list(resume_from["history"]))
         logger.info("Resuming training %s after epoch %d of %d", run_id, state.epoch, cfg.epochs)
-    vocabulary = (torch.from_numpy(vocab_seen.text).to(device), torch.from_numpy(vocab_seen.neighbours).to(device))
+    vocabulary = (
+        torch.from_numpy(vocab_seen.text).to(device),
+        torch.from_numpy(vocab_seen.neighbours).to(device),
+    )
     batches = frozen_batches(train, cfg.batch_size, device)
     for epoch in range(state.epoch + 1, cfg.epochs + 1):
         stats = train_one_epoch(

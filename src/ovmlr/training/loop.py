@@ -156,8 +156,13 @@ def train_one_epoch(
     model.train()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(epoch_seed(cfg.seed, epoch))
-        bar = tqdm(batches(order), total=math.ceil(n_items / cfg.batch_size), desc=f"epoch {epoch}",
-                   leave=False, mininterval=2.0)
+        bar = tqdm(
+            batches(order),
+            total=math.ceil(n_items / cfg.batch_size),
+            desc=f"epoch {epoch}",
+            leave=False,
+            mininterval=2.0,
+        )
         for batch in bar:
             loss, parts = loss_fn(model, batch, *vocabulary)
             optimizer.zero_grad(set_to_none=True)

@@ -42,7 +42,10 @@ class C2SRTPyfuncModel(mlflow.pyfunc.PythonModel):
     """
 
     def __init__(
-        self, model_config: dict[str, Any], model_state: dict[str, torch.Tensor], vocabulary: Vocabulary,
+        self,
+        model_config: dict[str, Any],
+        model_state: dict[str, torch.Tensor],
+        vocabulary: Vocabulary,
         num_patches: int,
     ) -> None:
         self.model_config = model_config

@@ -39,8 +39,10 @@ def build_vocabulary(
     vocabulary = build_vocabulary_from_tables(category_split, text_features, category_neighbours, prompt)
     logger.info(
         "Vocabulary: %d seen, %d unseen categories, K=%d neighbours, prompt %r",
-        int((~vocabulary.unseen_mask).sum()), int(vocabulary.unseen_mask.sum()),
-        vocabulary.neighbours.shape[1], prompt,
+        int((~vocabulary.unseen_mask).sum()),
+        int(vocabulary.unseen_mask.sum()),
+        vocabulary.neighbours.shape[1],
+        prompt,
     )
     return vocabulary
 
@@ -57,7 +59,9 @@ def assemble_split(
     key_of = image_keys.drop_duplicates("image_id").set_index("image_id")["image_key"]
     present = np.isin(image_ids, key_of.index.to_numpy())
     if not present.all():
-        logger.warning("%d of %d images have no cached features; left out", int((~present).sum()), len(present))
+        logger.warning(
+            "%d of %d images have no cached features; left out", int((~present).sum()), len(present)
+        )
     image_ids, y = image_ids[present], y[present]
     global_feats, patch_feats = image_embeddings.load(key_of.loc[image_ids].tolist())
     return FeatureSplit(image_ids=image_ids, global_feats=global_feats, patch_feats=patch_feats, labels=y)
@@ -94,7 +98,10 @@ def train_c2srt(
     cfg = TrainingConfig.from_params(loop_params)
     model_config = resolve_model_config(model_params, backbone_info)
     run_id = fingerprint(
-        config_dict(cfg) | {"resume": None}, model_config, vocabulary.text, vocabulary.neighbours,
+        config_dict(cfg) | {"resume": None},
+        model_config,
+        vocabulary.text,
+        vocabulary.neighbours,
         train_split.image_ids.astype(str).tolist(),
     )
     resume_from = training_resume.latest(run_id) if cfg.resume else None
@@ -106,12 +113,17 @@ def train_c2srt(
     vocab_seen = vocabulary.subset("seen")
     for checkpoint in fit(model, train_split, val_split, vocab_seen, vocabulary, cfg, run_id, resume_from):
         epoch = checkpoint["epoch"]
-        metrics = {k: {"value": v, "step": epoch} for k, v in checkpoint["history"][-1].items() if k != "epoch"}
+        metrics = {
+            k: {"value": v, "step": epoch} for k, v in checkpoint["history"][-1].items() if k != "epoch"
+        }
         summary = {"fingerprint": run_id, "epochs_done": epoch, "model_config": model_config}
         yield checkpoint | {"model_config": model_config}, metrics, summary
     if resume_from is not None and resume_from["epoch"] >= cfg.epochs:
-        yield resume_from, {}, {"fingerprint": run_id, "epochs_done": resume_from["epoch"],
-                                "model_config": model_config}
+        yield (
+            resume_from,
+            {},
+            {"fingerprint": run_id, "epochs_done": resume_from["epoch"], "model_config": model_config},
+        )
 
 
 def select_best_checkpoint(
@@ -140,7 +152,9 @@ def score_split(trained_model: dict[str, Any], split: FeatureSplit, vocabulary: 
     """Scores of every image of a split over the full vocabulary: ``image_id`` + one column per category."""
     model = build_model(trained_model["model_config"])
     model.load_state_dict(trained_model["model_state"])
-    scores = predict_scores(model, split.global_feats, split.patch_feats, vocabulary, 256, torch.device("cpu"))
+    scores = predict_scores(
+        model, split.global_feats, split.patch_feats, vocabulary, 256, torch.device("cpu")
+    )
     frame = pd.DataFrame(scores, columns=list(vocabulary.names))
     frame.insert(0, "image_id", split.image_ids)
     return frame
@@ -178,14 +192,17 @@ def package_model(
 ) -> ModelRegistration:
     """The pyfunc model with an input example, a description and the champion policy."""
     python_model = C2SRTPyfuncModel(
-        trained_model["model_config"], trained_model["model_state"], vocabulary,
+        trained_model["model_config"],
+        trained_model["model_state"],
+        vocabulary,
         num_patches=val_split.patch_feats.shape[1],
     )
     example = features_to_frame(val_split.global_feats[:2], val_split.patch_feats[:2])
     shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(test_metrics.items()) if "mAP" in k or "F1" in k)
+    n_unseen = int(vocabulary.unseen_mask.sum())
     description = (
         f"C²SRT on dataset '{registry_params.get('dataset', '?')}', "
-        f"{int((~vocabulary.unseen_mask).sum())} seen / {int(vocabulary.unseen_mask.sum())} unseen categories; "
+        f"{len(vocabulary) - n_unseen} seen / {n_unseen} unseen categories; "
         f"selected epoch {trained_model['epoch']} by val {trained_model['selection_metric']}="
         f"{trained_model['selection_value']:.4f}. Test: {shown}"
     )

@@ -75,7 +75,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 package_model,
-                ["c2srt_trained", "vocabulary", "val_split", "test_metrics_summary", "params:training.registry"],
+                [
+                    "c2srt_trained",
+                    "vocabulary",
+                    "val_split",
+                    "test_metrics_summary",
+                    "params:training.registry",
+                ],
                 "c2srt_registered_model",
                 name="package_model_node",
             ),
