@@ -3,3 +3,12 @@
 from .sharded_parquet import ShardedParquetDataset
 
 __all__ = ["ShardedParquetDataset"]
+
+# Raw-data datasets (data_processing / category_sets stages).
+from .fashion_mnist import FashionMNISTDataset  # noqa: E402
+from .idx import IDXDataset  # noqa: E402
+from .name_list import NameListDataset  # noqa: E402
+from .nus_wide import NusWideDataset  # noqa: E402
+from .open_images import OpenImagesDataset  # noqa: E402
+
+__all__ += ["FashionMNISTDataset", "IDXDataset", "NameListDataset", "NusWideDataset", "OpenImagesDataset"]

@@ -1,0 +1,47 @@
+"""Nodes of the ``data_processing`` pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ovmlr.data.sources import SourceRelease, build_tables
+
+logger = logging.getLogger(__name__)
+
+
+def build_dataset(raw_source: SourceRelease, source_options: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Turn a raw dataset release into the data contracts shared by every later stage.
+
+    The release type (Fashion-MNIST, NUS-WIDE, Open Images; chosen by the Kedro environment's catalog)
+    picks the builder; ``source_options`` are that builder's options (``ovmlr.data.sources``).
+
+    Args:
+        raw_source: The release loaded by the ``raw_source`` dataset.
+        source_options: Builder options, e.g. mosaic sizes or the NUS-WIDE val fraction.
+        seed: Seed of every random choice (mosaic layouts, val split).
+
+    Returns:
+        ``image_manifest``, ``labels``, ``categories``, ``pretrain_pool``, ``data_report``,
+        ``mosaic_layout`` (DataFrames) and ``mosaic_images`` (image id -> callable rendering a PIL image;
+        empty for photo datasets).
+    """
+    tables = build_tables(raw_source, source_options, seed)
+    counts = tables.image_manifest["split"].value_counts().reindex(["train", "val", "test"], fill_value=0)
+    logger.info(
+        "Dataset: %d categories; images train %d, val %d, test %d; %d skipped (see data_report)",
+        len(tables.categories),
+        counts["train"],
+        counts["val"],
+        counts["test"],
+        len(tables.data_report),
+    )
+    return {
+        "image_manifest": tables.image_manifest,
+        "labels": tables.labels,
+        "categories": tables.categories,
+        "pretrain_pool": tables.pretrain_pool,
+        "data_report": tables.data_report,
+        "mosaic_layout": tables.mosaic_layout,
+        "mosaic_images": tables.image_files,
+    }
