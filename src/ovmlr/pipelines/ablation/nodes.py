@@ -1,0 +1,283 @@
+"""Nodes of the ``ablation`` pipeline: the paper's Tables 3–5 as parameter overrides of one training recipe.
+
+Every variant is the ``training`` parameters deep-merged with the variant's overrides, trained with the same
+``fit`` loop, seeds and splits, selected on the validation split and scored on the test split. Variants with
+no trainable parameter (e.g. ISR without IST on frozen features) are evaluated as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import torch
+
+from ovmlr.metrics import zsl_gzsl_metrics
+from ovmlr.models import mkt_style_scores, zero_shot_scores
+from ovmlr.pipelines.relation_mining.nodes import select_neighbours
+from ovmlr.training.fit import best_epoch, fit
+from ovmlr.training.loop import FeatureSplit, TrainingConfig, predict_scores, resolve_device
+from ovmlr.training.model_factory import build_model, resolve_model_config
+from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables
+
+logger = logging.getLogger(__name__)
+
+TABLE_METRICS = ("mAP", "F1_at_{k0}", "F1_at_{k1}")
+
+
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """A new dict: ``base`` with ``update`` applied recursively."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def variant_training_params(
+    training: dict[str, Any], common: dict[str, Any], variant: dict[str, Any], seed: int
+) -> dict[str, Any]:
+    """The ``training`` parameters of one variant and seed (base ← common ← variant ← seed)."""
+    merged = deep_merge(deep_merge(training, common), variant.get("training", {}))
+    merged["loop"] = {**merged["loop"], "seed": int(seed), "resume": False}
+    return merged
+
+
+def _variant_vocabulary(
+    variant: dict[str, Any], prompt: str, tables: dict[str, pd.DataFrame], relation: dict[str, Any]
+) -> Vocabulary:
+    source = variant.get("relation_source", "llm")
+    neighbours = tables["category_neighbours"]
+    if source != "llm":
+        _, neighbours, _ = select_neighbours(
+            tables["category_split"],
+            tables["text_features"],
+            tables["train_labels"],
+            tables["llm_relation_scores"],
+            tables["llm_parse_stats"],
+            source,
+            relation["k"],
+            relation["fallback"],
+            relation["seed"],
+        )
+    return build_vocabulary_from_tables(tables["category_split"], tables["text_features"], neighbours, prompt)
+
+
+def train_and_test(
+    params: dict[str, Any],
+    vocabulary: Vocabulary,
+    splits: dict[str, FeatureSplit],
+    backbone_info: dict[str, Any],
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Train one configuration, select its best validation epoch, return test metrics and run facts."""
+    cfg = TrainingConfig.from_params(params["loop"])
+    model_config = resolve_model_config(params["model"], backbone_info)
+    model = build_model(model_config, seed=cfg.seed)
+    trainable = any(p.requires_grad for p in model.parameters())
+    facts: dict[str, Any] = {"trainable": trainable, "epoch": 0}
+    if trainable and cfg.epochs > 0:
+        best_state, history = None, []
+        seen = vocabulary.subset("seen")
+        for checkpoint in fit(model, splits["train"], splits["val"], seen, vocabulary, cfg, "ablation"):
+            history = checkpoint["history"]
+            epoch, _ = best_epoch(history, cfg.selection_metric)
+            if epoch == checkpoint["epoch"]:
+                best_state = checkpoint["model_state"]
+        model.load_state_dict(best_state)
+        facts["epoch"], facts["val_selection"] = best_epoch(history, cfg.selection_metric)
+    else:
+        logger.info("no trainable parameter (or 0 epochs): evaluated as initialised")
+    device = resolve_device(cfg.device)
+    test = splits["test"]
+    scores = predict_scores(
+        model.to(device), test.global_feats, test.patch_feats, vocabulary, cfg.eval_batch_size, device
+    )
+    metrics = zsl_gzsl_metrics(scores, test.labels, vocabulary.unseen_mask, ks=cfg.ks)
+    return {f"test/{k}": float(v) for k, v in metrics.items()}, facts
+
+
+def baseline_metrics(
+    name: str, test: FeatureSplit, vocabulary: Vocabulary, ks: tuple[int, ...], mkt_k: int
+) -> dict[str, float]:
+    """Test metrics of a training-free baseline: ``zero_shot`` or ``mkt_style``."""
+    g = torch.from_numpy(test.global_feats)
+    text = torch.from_numpy(vocabulary.text)
+    with torch.inference_mode():
+        if name == "zero_shot":
+            scores = zero_shot_scores(g, text)
+        elif name == "mkt_style":
+            k = min(mkt_k, test.patch_feats.shape[1])
+            scores = mkt_style_scores(g, torch.from_numpy(test.patch_feats), text, k=k)
+        else:
+            raise ValueError(f"Unknown baseline {name!r}; known: zero_shot, mkt_style")
+    metrics = zsl_gzsl_metrics(scores.numpy(), test.labels, vocabulary.unseen_mask, ks=ks)
+    return {f"test/{k}": float(v) for k, v in metrics.items()}
+
+
+def _variant_rows(
+    variant: dict[str, Any],
+    seeds: list[int],
+    tables: dict[str, pd.DataFrame],
+    splits: dict[str, FeatureSplit],
+    params: dict[str, Any],
+    memo: dict[str, Any],
+) -> list[dict]:
+    rows = []
+    for seed in seeds:
+        merged = variant_training_params(
+            params["training"], params["ablation"].get("common", {}), variant, seed
+        )
+        source = variant.get("relation_source", "llm")
+        key = json.dumps([merged, source], sort_keys=True, default=str)
+        if key not in memo:  # the same configuration in two tables (e.g. the full model) trains once
+            vocabulary = _variant_vocabulary(variant, merged["prompt"], tables, params["relation_mining"])
+            memo[key] = train_and_test(merged, vocabulary, splits, params["backbone_info"])
+        metrics, facts = memo[key]
+        rows.append(
+            {
+                "table": variant["table"],
+                "variant": variant["name"],
+                "seed": seed,
+                "relation_source": source,
+                "params": merged,
+                **facts,
+                **metrics,
+            }
+        )
+        logger.info(
+            "ablation %s / %s seed %d: %s",
+            variant["table"],
+            variant["name"],
+            seed,
+            {k: round(v, 4) for k, v in metrics.items() if k.endswith("mAP")},
+        )
+    return rows
+
+
+def run_ablation(
+    train_split: FeatureSplit,
+    val_split: FeatureSplit,
+    test_split: FeatureSplit,
+    vocabulary: Vocabulary,
+    category_split: pd.DataFrame,
+    text_features: pd.DataFrame,
+    train_labels: pd.DataFrame,
+    category_neighbours: pd.DataFrame,
+    llm_relation_scores: pd.DataFrame,
+    llm_parse_stats: pd.DataFrame,
+    backbone_info: dict[str, Any],
+    training_params: dict[str, Any],
+    relation_params: dict[str, Any],
+    ablation_params: dict[str, Any],
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Train and test every variant for every seed, plus the training-free baselines.
+
+    Returns:
+        One row per (variant, seed) with its test metrics, and the same as MLflow child runs.
+    """
+    tables = {
+        "category_split": category_split,
+        "text_features": text_features,
+        "train_labels": train_labels,
+        "category_neighbours": category_neighbours,
+        "llm_relation_scores": llm_relation_scores,
+        "llm_parse_stats": llm_parse_stats,
+    }
+    splits = {"train": train_split, "val": val_split, "test": test_split}
+    params = {
+        "training": training_params,
+        "relation_mining": relation_params,
+        "ablation": ablation_params,
+        "backbone_info": backbone_info,
+    }
+    ks = tuple(int(k) for k in training_params["loop"]["ks"])
+    rows = [
+        {
+            "table": "Baselines",
+            "variant": name,
+            "seed": 0,
+            "relation_source": "",
+            "params": {"baseline": name},
+            "trainable": False,
+            "epoch": 0,
+            **baseline_metrics(name, test_split, vocabulary, ks, int(ablation_params.get("mkt_k", 16))),
+        }
+        for name in ablation_params.get("baselines", [])
+    ]
+    memo: dict[str, Any] = {}
+    seeds = [int(s) for s in ablation_params["seeds"]]
+    for variant in ablation_params["variants"]:
+        rows.extend(_variant_rows(variant, seeds, tables, splits, params, memo))
+    results = pd.DataFrame(rows)
+    runs = [
+        {
+            "run_name": f"{r['table']} | {r['variant']} | seed {r['seed']}",
+            "params": _flat_params(r["params"]) | {"relation_source": r["relation_source"]},
+            "metrics": {k: v for k, v in r.items() if k.startswith("test/")},
+            "tags": {"ovmlr.table": r["table"], "ovmlr.variant": r["variant"]},
+        }
+        for r in rows
+    ]
+    results["params"] = results["params"].map(lambda p: json.dumps(p, sort_keys=True, default=str))
+    return results, runs
+
+
+def _flat_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat |= _flat_params(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured markdown table of a DataFrame (no index)."""
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def _cell(values: pd.Series) -> str:
+    values = values.dropna() * 100
+    if values.empty:
+        return "n/a"
+    return f"{values.mean():.1f}" if len(values) == 1 else f"{values.mean():.1f} ± {values.std(ddof=0):.1f}"
+
+
+def summarise_ablation(
+    results: pd.DataFrame, training_params: dict[str, Any], ablation_params: dict[str, Any]
+) -> tuple[pd.DataFrame, str]:
+    """Paper-shaped tables (mean ± std over seeds, in %), with the paper's NUS-WIDE numbers beside them
+    when the dataset is NUS-WIDE.
+
+    Returns:
+        The summary table and the same as markdown.
+    """
+    k0, k1 = (int(k) for k in training_params["loop"]["ks"][:2])
+    columns = [m.format(k0=k0, k1=k1) for m in TABLE_METRICS]
+    paper = {(v["table"], v["name"]): v.get("paper", {}) for v in ablation_params["variants"]}
+    paper |= {("Baselines", k): v for k, v in ablation_params.get("paper_baselines", {}).items()}
+    show_paper = training_params.get("registry", {}).get("dataset") == "nus_wide"
+    records = []
+    for (table, variant), group in results.groupby(["table", "variant"], sort=False):
+        for task in ("zsl", "gzsl"):
+            record = {"table": table, "variant": variant, "task": task.upper(), "seeds": len(group)}
+            record |= {c: _cell(group[f"test/{task}/{c}"]) for c in columns}
+            if show_paper:
+                ref = paper.get((table, variant), {}).get(task)
+                record["paper (NUS-WIDE)"] = " / ".join(f"{x:.1f}" for x in ref) if ref else ""
+            records.append(record)
+    summary = pd.DataFrame(records)
+    parts = []
+    for table, frame in summary.groupby("table", sort=False):
+        parts.append(f"### {table}\n\n" + markdown_table(frame.drop(columns="table")))
+    return summary, "\n\n".join(parts) + "\n"

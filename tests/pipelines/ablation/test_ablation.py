@@ -1,0 +1,175 @@
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from ovmlr.datasets.mlflow_nested_runs import MlflowNestedRunsDataset
+from ovmlr.pipelines.ablation.nodes import (
+    deep_merge,
+    markdown_table,
+    run_ablation,
+    summarise_ablation,
+    variant_training_params,
+)
+from ovmlr.pipelines.relation_mining.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
+from ovmlr.training.loop import FeatureSplit
+from ovmlr.training.vocabulary import ENSEMBLE, build_vocabulary_from_tables
+
+D, P = 8, 4
+NAMES = ["a", "b", "c", "d", "e"]
+ROLES = ["seen", "seen", "seen", "unseen", "unseen"]
+
+
+def _world(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    split = pd.DataFrame({"category_id": range(5), "name": NAMES, "role": ROLES})
+    text = rng.normal(size=(5, D)).astype(np.float32)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    rows = [
+        {"category_id": c, "name": NAMES[c], "template": t, "embedding": (text[c] + 0.01 * j).tolist()}
+        for j, t in enumerate([ENSEMBLE, "a photo of a {}."])
+        for c in range(5)
+    ]
+    text_features = pd.DataFrame(rows)
+    neighbours = pd.DataFrame(
+        {"category_id": range(5), "neighbour_ids": [[1, 2], [0, 2], [0, 1], [0, 1], [0, 1]]}
+    )
+
+    def make_split(n, names):
+        labels = (rng.random((n, 5)) < 0.4).astype(np.int8)
+        g = labels.astype(np.float32) @ text + 0.3 * rng.normal(size=(n, D)).astype(np.float32)
+        patches = g[:, None, :] + 0.3 * rng.normal(size=(n, P, D)).astype(np.float32)
+        cols = [NAMES.index(x) for x in names]
+        return FeatureSplit(
+            np.array([f"i{i}" for i in range(n)]), g, patches.astype(np.float32), labels[:, cols]
+        )
+
+    vocab = build_vocabulary_from_tables(split, text_features, neighbours)
+    seen_names = vocab.subset("seen").names
+    train = make_split(48, seen_names)
+    train_labels = pd.DataFrame(train.labels, columns=list(seen_names)).assign(image_id=train.image_ids)
+    tables = dict(
+        category_split=split,
+        text_features=text_features,
+        train_labels=train_labels,
+        category_neighbours=neighbours,
+        llm_relation_scores=pd.DataFrame(columns=SCORE_COLUMNS),
+        llm_parse_stats=pd.DataFrame(columns=STATS_COLUMNS),
+    )
+    return vocab, train, make_split(24, NAMES), make_split(24, NAMES), tables
+
+
+TRAINING = {
+    "prompt": ENSEMBLE,
+    "loop": {
+        "epochs": 3,
+        "batch_size": 16,
+        "lr": 1e-2,
+        "seed": 0,
+        "ks": [1, 2],
+        "device": "cpu",
+        "selection_metric": "gzsl/mAP",
+    },
+    "model": {
+        "config": "c2srt_small",
+        "overrides": {"embed_dim": D, "ist.heads": 2, "ist.hidden_dim": 8, "isr.max_patches": 2},
+    },
+    "registry": {"dataset": "toy"},
+}
+BACKBONE = {"embed_dim": D, "logit_scale": 10.0, "backbone_id": "toy"}
+RELATION = {"k": 2, "fallback": "similarity", "seed": 0}
+
+
+def test_deep_merge_and_variant_params_do_not_mutate():
+    base = {"loop": {"epochs": 20, "lr": 1.0}, "model": {"overrides": {}}}
+    merged = variant_training_params(
+        base, {"loop": {"epochs": 2}}, {"training": {"model": {"overrides": {"use_ist": False}}}}, seed=7
+    )
+    assert merged["loop"] == {"epochs": 2, "lr": 1.0, "seed": 7, "resume": False}
+    assert merged["model"]["overrides"] == {"use_ist": False}
+    assert base == {"loop": {"epochs": 20, "lr": 1.0}, "model": {"overrides": {}}}
+    assert deep_merge({"a": {"b": 1}}, {"a": {"c": 2}}) == {"a": {"b": 1, "c": 2}}
+
+
+@pytest.mark.slow
+def test_run_ablation_one_row_per_variant_and_seed_with_overrides_applied():
+    vocab, train, val, test, tables = _world()
+    ablation = {
+        "seeds": [0, 1],
+        "common": {"loop": {"epochs": 2}},
+        "baselines": ["zero_shot", "mkt_style"],
+        "mkt_k": 16,
+        "variants": [
+            {"name": "no IST", "table": "T3", "training": {"model": {"overrides": {"use_ist": False}}}},
+            {"name": "full", "table": "T3"},
+            {"name": "random", "table": "T4", "relation_source": "random"},
+            {"name": "single", "table": "T5", "training": {"prompt": "a photo of a {}."}},
+        ],
+    }
+    results, runs = run_ablation(
+        train,
+        val,
+        test,
+        vocab,
+        tables["category_split"],
+        tables["text_features"],
+        tables["train_labels"],
+        tables["category_neighbours"],
+        tables["llm_relation_scores"],
+        tables["llm_parse_stats"],
+        BACKBONE,
+        TRAINING,
+        RELATION,
+        ablation,
+    )
+    assert len(results) == 2 + 4 * 2 and len(runs) == len(results)
+    no_ist = results[results.variant == "no IST"]
+    assert not no_ist.trainable.any()  # ISR without IST has no trainable parameter: evaluated as is
+    full = results[results.variant == "full"]
+    assert full.trainable.all() and (full.epoch >= 1).all()
+    params = json.loads(full.params.iloc[0])
+    assert params["loop"]["epochs"] == 2 and params["loop"]["seed"] == 0
+    assert json.loads(results[results.variant == "single"].params.iloc[0])["prompt"] == "a photo of a {}."
+    assert set(results[results.variant == "random"].relation_source) == {"random"}
+    for column in ("test/zsl/mAP", "test/gzsl/mAP", "test/gzsl/F1_at_2"):
+        assert results[column].between(0, 1).all()
+    summary, markdown = summarise_ablation(results, TRAINING | {"loop": {**TRAINING["loop"]}}, ablation)
+    assert set(summary.variant) == {"zero_shot", "mkt_style", "no IST", "full", "random", "single"}
+    assert "±" in summary[summary.variant == "full"]["mAP"].iloc[0]
+    assert "### T3" in markdown and "| variant | task |" in markdown
+    # the rows of one seed differ from the other (seeds really applied) for a trained variant
+    assert full["test/gzsl/mAP"].nunique() == 2 or full["test/zsl/mAP"].nunique() == 2
+
+
+@pytest.mark.slow
+def test_nested_runs_log_the_overridden_params(tmp_path):
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_experiment("ablation-test")
+    ds = MlflowNestedRunsDataset(parent_run_name="parent")
+    ds.save(
+        [
+            {
+                "run_name": "T3 | no IST | seed 0",
+                "params": {"model.overrides.use_ist": False, "loop.seed": 0},
+                "metrics": {"test/zsl/mAP": 0.5, "test/gzsl/mAP": float("nan")},
+                "tags": {"ovmlr.table": "T3"},
+            },
+            {"run_name": "T3 | full | seed 1", "params": {"loop.seed": 1}, "metrics": {"test/zsl/mAP": 0.7}},
+        ]
+    )
+    logged = ds.load()
+    client = MlflowClient()
+    first = client.get_run(logged[0]["run_id"])
+    assert first.data.params == {"model.overrides.use_ist": "False", "loop.seed": "0"}
+    assert first.data.metrics == {"test/zsl/mAP": 0.5}
+    parent_id = first.data.tags["mlflow.parentRunId"]
+    assert client.get_run(logged[1]["run_id"]).data.tags["mlflow.parentRunId"] == parent_id
+    assert client.get_run(parent_id).info.run_name == "parent"
+
+
+def test_markdown_table():
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    assert markdown_table(frame) == "| a | b |\n| --- | --- |\n| 1 | x |\n| 2 | y |"
