@@ -1,0 +1,142 @@
+"""The C²SRT head (Fig. 3): ISR local features → IST category graph → Eq. (10) scores.
+
+The image encoder is not part of this module: it receives the global feature and the projected patch tokens
+(from the frozen backbone cache, or from the trainable student in finetune mode, whose distillation loss the
+trainer adds). The vocabulary (text features and neighbour index) is a forward argument, so the same weights
+score the seen categories in training and seen + unseen ones at evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ovmlr.models.config import C2SRTConfig
+from ovmlr.models.isr import ISR
+from ovmlr.models.ist import IST
+from ovmlr.models.prediction import ScoreScale, category_cosine
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_temperature(config: C2SRTConfig, logit_scale: float | None) -> C2SRTConfig:
+    """Fill ``isr.temperature`` with the backbone's logit scale when the config leaves it ``None``.
+
+    Args:
+        config: The architecture config.
+        logit_scale: The backbone's CLIP logit scale (``model.logit_scale.exp()``), or ``None``.
+
+    Returns:
+        A config whose ISR temperature is set (unchanged if ISR is off or the temperature is explicit).
+
+    Raises:
+        ValueError: If ISR is on, the temperature is ``None`` and no logit scale is given.
+    """
+    if not config.use_isr or config.isr.temperature is not None:
+        return config
+    if logit_scale is None or logit_scale <= 0:
+        raise ValueError(
+            f"isr.temperature is null, so the backbone's logit scale is needed, got logit_scale={logit_scale}"
+        )
+    logger.info("ISR temperature = backbone logit scale %.4g", logit_scale)
+    return replace(config, isr=replace(config.isr, temperature=float(logit_scale)))
+
+
+def check_vocabulary(text_feats: Tensor, neighbours: Tensor | None, embed_dim: int, need_graph: bool) -> None:
+    """Raise a clear error if the text features or the neighbour index break the [C, D] / [C, K] contract."""
+    if text_feats.dim() != 2 or text_feats.shape[1] != embed_dim:
+        raise ValueError(f"text_feats must be [C, D={embed_dim}], got {tuple(text_feats.shape)}")
+    if not need_graph:
+        return
+    n_categories = text_feats.shape[0]
+    if neighbours is None or neighbours.dim() != 2 or neighbours.shape[0] != n_categories:
+        shape = None if neighbours is None else tuple(neighbours.shape)
+        raise ValueError(f"neighbours must be [C={n_categories}, K] (IST is on), got {shape}")
+    if neighbours.dtype not in (torch.int32, torch.int64):
+        raise ValueError(f"neighbours must hold integer category indices, got dtype {neighbours.dtype}")
+    if neighbours.numel() and (neighbours.min() < 0 or neighbours.max() >= n_categories):
+        raise ValueError(
+            f"neighbours must index the C={n_categories} categories of this vocabulary, "
+            f"got values in [{int(neighbours.min())}, {int(neighbours.max())}]"
+        )
+    own = torch.arange(n_categories, device=neighbours.device).unsqueeze(1)
+    if (neighbours == own).any():
+        category = int((neighbours == own).any(dim=1).nonzero()[0])
+        raise ValueError(f"category {category} lists itself as a neighbour: {neighbours[category].tolist()}")
+
+
+class C2SRT(nn.Module):
+    r"""Category-adaptive cross-modal semantic refinement and transfer (the head after the image encoder).
+
+    .. math::
+        f_{img}^{(c)} = (f_L^{(c)} + f_G) / 2, \quad h_l = IST(f_{img}, f_{txt}, \mathcal{N}), \quad
+        \hat{y}_c = s \cdot \cos(h_l^{(c)}, f_{txt}^{(c)})
+
+    Global features, patch tokens and text features are L2-normalised on entry, and :math:`f_L` after
+    pooling, so the local and global halves of :math:`f_{img}` weigh the same. Ablations: ``use_isr=False``
+    gives :math:`f_{img}^{(c)} = f_G`; ``use_ist=False`` scores :math:`f_{img}^{(c)}` directly. With both
+    off (or ISR only) the head has no trainable parameter except a learnable score scale.
+
+    Args:
+        config: Architecture (see :class:`~ovmlr.models.config.C2SRTConfig`).
+        logit_scale: The backbone's CLIP logit scale, used as ISR temperature when ``isr.temperature`` is
+            ``None``; the resolved value is kept in ``self.config``.
+
+    Shapes:
+        - **input:** global :math:`(B, D)`, patches :math:`(B, P, D)`, text :math:`(C, D)`,
+          neighbours :math:`(C, K)`
+        - **output:** dict: ``logits`` :math:`(B, C)`, ``cosine`` :math:`(B, C)`, ``f_img``
+          :math:`(B, C, D)`, ``node_feats`` :math:`(B, C, D)` (= ``f_img`` when IST is off), and with ISR on
+          ``f_local`` :math:`(B, C, D)` and ``isr_mask`` :math:`(B, C, P)` (bool)
+    """
+
+    def __init__(self, config: C2SRTConfig, logit_scale: float | None = None) -> None:
+        super().__init__()
+        self.config = resolve_temperature(config, logit_scale)
+        self.isr = ISR(self.config.isr) if self.config.use_isr else None
+        self.ist = IST(self.config.ist, self.config.embed_dim) if self.config.use_ist else None
+        self.score_scale = ScoreScale(self.config.score)
+
+    def image_features(
+        self, global_feats: Tensor, patch_feats: Tensor | None, text: Tensor
+    ) -> dict[str, Tensor]:
+        """Per-category image features :math:`f_{img}` (and ISR's ``f_local`` / ``isr_mask`` when on).
+
+        Shapes:
+            global_feats: [B, D], patch_feats: [B, P, D] or None (ISR off), text: [C, D] → f_img [B, C, D]
+        """
+        f_global = F.normalize(global_feats, dim=-1).unsqueeze(1)  # [B, 1, D]
+        if self.isr is None:
+            return {"f_img": f_global.expand(-1, text.shape[0], -1)}
+        if patch_feats is None or patch_feats.dim() != 3 or patch_feats.shape[0] != global_feats.shape[0]:
+            shape = None if patch_feats is None else tuple(patch_feats.shape)
+            raise ValueError(
+                f"patch_feats must be [B={global_feats.shape[0]}, P, D] (ISR is on), got {shape}"
+            )
+        f_local, mask = self.isr(F.normalize(patch_feats, dim=-1), text)
+        f_local = F.normalize(f_local, dim=-1)  # [B, C, D]
+        return {"f_img": (f_local + f_global) / 2, "f_local": f_local, "isr_mask": mask}
+
+    def forward(
+        self, global_feats: Tensor, patch_feats: Tensor | None, text_feats: Tensor, neighbours: Tensor | None
+    ) -> dict[str, Tensor]:
+        """Score every image for every category of the given vocabulary (keys: see the class docstring)."""
+        if global_feats.dim() != 2 or global_feats.shape[1] != self.config.embed_dim:
+            raise ValueError(
+                f"global_feats must be [B, D={self.config.embed_dim}], got {tuple(global_feats.shape)}"
+            )
+        check_vocabulary(text_feats, neighbours, self.config.embed_dim, need_graph=self.ist is not None)
+        text = F.normalize(text_feats, dim=-1)
+        out = self.image_features(global_feats, patch_feats, text)
+        out["node_feats"] = out["f_img"] if self.ist is None else self.ist(out["f_img"], text, neighbours)
+        out["cosine"] = category_cosine(out["node_feats"], text)
+        out["logits"] = self.score_scale(out["cosine"])
+        return out
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"embed_dim={c.embed_dim}, use_isr={c.use_isr}, use_ist={c.use_ist}"

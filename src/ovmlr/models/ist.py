@@ -1,0 +1,107 @@
+r"""Inter-category semantic transfer (IST), Sec. 3.4, Eq. (6)-(9) and Supplement B.1 (Eq. 17-23).
+
+Each image gets its own copy of the category graph: node c starts from
+:math:`h_0^{(c)} = FFN_{in}([f_{img}^{(c)} \Vert f_{txt}^{(c)}])` (Eq. 6) and ``layers`` multi-head GATv2
+layers pass information along the mined edges j → i (j one of the K related seen categories of i).
+
+Design choices (the paper leaves them open):
+
+* **No self-loops** in the attention (the paper's :math:`\mathcal{N}_i` holds only the mined neighbours;
+  PyG's default ``add_self_loops=True`` is turned off in both implementations). Without a self term a node
+  would forget its own image evidence, so every layer has PyG's learnable skip ``residual=True``
+  (:math:`+ \mathbf{W}_{res} h_i`): the attention decides what to borrow from the neighbours, the skip keeps
+  what the node already knows.
+* ELU and dropout between layers (σ of Eq. 23); the last layer is linear, so :math:`h_l` can align with text
+  features of either sign. Hidden layers output ``hidden_dim`` (H heads of hidden_dim / H), the last layer
+  ``embed_dim`` (H heads of D / H).
+* ``implementation="dense"`` (default) gathers the K neighbours; ``"pyg"`` runs ``GATv2Conv`` over the
+  B disjoint graph copies. Both have identical parameters (``tests/models/test_ist.py`` checks they agree).
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.nn import GATv2Conv
+
+from ovmlr.models.config import ISTConfig
+from ovmlr.models.gatv2 import DenseGATv2Conv, batched_edge_index
+
+
+def _make_layer(config: ISTConfig, in_channels: int, out_channels: int) -> nn.Module:
+    """One GATv2 layer of the configured implementation, ``config.heads`` heads of ``out_channels / H``."""
+    per_head = out_channels // config.heads
+    if config.implementation == "pyg":
+        return GATv2Conv(
+            in_channels,
+            per_head,
+            heads=config.heads,
+            negative_slope=config.negative_slope,
+            dropout=config.attention_dropout,
+            add_self_loops=False,
+            residual=True,
+        )
+    return DenseGATv2Conv(
+        in_channels, per_head, config.heads, config.negative_slope, config.attention_dropout
+    )
+
+
+class IST(nn.Module):
+    r"""Inter-category semantic transfer: FFN_in (Eq. 6) then ``layers`` GATv2 layers (Eq. 19-23).
+
+    Args:
+        config: Layers, heads, hidden size, dropout and implementation.
+        embed_dim: D, size of the image/text features and of the output.
+
+    Shapes:
+        - **input:** :math:`f_{img}` :math:`(B, C, D)`, :math:`f_{txt}` :math:`(C, D)`,
+          neighbours :math:`(C, K)` (long, indices into the same C categories)
+        - **output:** :math:`h_l` :math:`(B, C, D)`
+    """
+
+    def __init__(self, config: ISTConfig, embed_dim: int) -> None:
+        super().__init__()
+        self.config, self.embed_dim = config, embed_dim
+        self.ffn_in = nn.ModuleDict(
+            {
+                "fc1": nn.Linear(2 * embed_dim, config.hidden_dim),
+                "fc2": nn.Linear(config.hidden_dim, config.hidden_dim),
+            }
+        )
+        widths = [config.hidden_dim] * config.layers + [embed_dim]
+        self.layers = nn.ModuleList(
+            _make_layer(config, widths[i], widths[i + 1]) for i in range(config.layers)
+        )
+
+    def initial_features(self, image_feats: Tensor, text_feats: Tensor) -> Tensor:
+        r""":math:`h_0 = FFN_{in}([f_{img} \Vert f_{txt}])`, Eq. (6).
+
+        The first linear map of the concatenation is applied as ``W_img f_img + (W_txt f_txt + b)`` so the
+        text half is computed once per category instead of materialising a [B, C, 2D] tensor.
+
+        Shapes:
+            image_feats: [B, C, D], text_feats: [C, D] → [B, C, hidden_dim]
+        """
+        fc1 = self.ffn_in["fc1"]
+        w_img, w_txt = fc1.weight[:, : self.embed_dim], fc1.weight[:, self.embed_dim :]
+        h = F.linear(image_feats, w_img) + F.linear(text_feats, w_txt, fc1.bias)  # [B, C, hidden]
+        h = F.dropout(F.gelu(h), p=self.config.dropout, training=self.training)
+        return self.ffn_in["fc2"](h)
+
+    def forward(self, image_feats: Tensor, text_feats: Tensor, neighbours: Tensor) -> Tensor:
+        """Refined node features :math:`h_l` (see the class docstring for shapes)."""
+        h = self.initial_features(image_feats, text_feats)
+        batch, n_categories = h.shape[:2]
+        edge_index = batched_edge_index(neighbours, batch) if self.config.implementation == "pyg" else None
+        for i, layer in enumerate(self.layers):
+            if edge_index is None:
+                h = layer(h, neighbours)
+            else:
+                h = layer(h.reshape(batch * n_categories, -1), edge_index).view(batch, n_categories, -1)
+            if i < len(self.layers) - 1:
+                h = F.dropout(F.elu(h), p=self.config.dropout, training=self.training)
+        return h
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"{c.implementation}, layers={c.layers}, heads={c.heads}, hidden_dim={c.hidden_dim}"

@@ -1,0 +1,98 @@
+"""IST (Eq. 6-9, 17-23): shapes, information flow along edges, dense GATv2 == PyG GATv2Conv."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.nn import GATv2Conv
+
+from ovmlr.models import IST, DenseGATv2Conv, ISTConfig, batched_edge_index
+
+# 6 categories, K = 2 in-neighbours each (row i: the sources j of edges j → i):
+# 0 ← {1, 2}, 1 ← {2, 3}, 2 ← {3, 1}, 3 ← {1, 2}, 4 ← {5, 0}, 5 ← {0, 4}.
+# Out-edges: 0 → {4, 5}, 1 → {0, 2, 3}, 2 → {0, 1, 3}, 3 → {1, 2}, 4 → {5}, 5 → {4}.
+NEIGHBOURS = torch.tensor([[1, 2], [2, 3], [3, 1], [1, 2], [5, 0], [0, 4]])
+
+
+def _ist(layers: int, implementation: str = "dense", seed: int = 0) -> IST:
+    torch.manual_seed(seed)
+    config = ISTConfig(implementation=implementation, layers=layers, heads=2, hidden_dim=8, dropout=0.0)
+    return IST(config, embed_dim=4).eval()
+
+
+def _inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(3, 6, 4, generator=gen), torch.randn(6, 4, generator=gen)
+
+
+def test_batched_edge_index_offsets_each_copy() -> None:
+    edge_index = batched_edge_index(torch.tensor([[1], [0]]), batch_size=2)
+    assert edge_index.tolist() == [[1, 0, 3, 2], [0, 1, 2, 3]]
+
+
+@pytest.mark.parametrize("implementation", ["dense", "pyg"])
+def test_output_shape(implementation: str) -> None:
+    image, text = _inputs()
+    assert _ist(2, implementation)(image, text, NEIGHBOURS).shape == (3, 6, 4)
+
+
+def test_information_flows_only_along_edges() -> None:
+    ist = _ist(layers=1)
+    image, text = _inputs()
+    base = ist(image, text, NEIGHBOURS)
+    for source, changed in [(3, {1, 2}), (1, {0, 2, 3}), (0, {4, 5})]:
+        perturbed = image.clone()
+        perturbed[:, source] += 1.0
+        out = ist(perturbed, text, NEIGHBOURS)
+        differs = {c for c in range(6) if not torch.allclose(out[:, c], base[:, c])}
+        assert differs == changed | {source}  # its out-neighbours, and itself through the skip
+
+
+def test_two_layers_reach_two_hops_but_not_beyond() -> None:
+    ist = _ist(layers=2)
+    image, text = _inputs()
+    base = ist(image, text, NEIGHBOURS)
+    perturbed = image.clone()
+    perturbed[:, 4] += 1.0  # 4 feeds 5 only and 5 feeds 4 only
+    out = ist(perturbed, text, NEIGHBOURS)
+    # Categories 0-3 never receive from 4 or 5 (their in-neighbours are within {1, 2, 3}).
+    torch.testing.assert_close(out[:, :4], base[:, :4])
+    assert not torch.allclose(out[:, 5], base[:, 5])
+
+
+def test_images_do_not_interact() -> None:
+    ist = _ist(layers=2)
+    image, text = _inputs()
+    perturbed = image.clone()
+    perturbed[0] += 1.0
+    torch.testing.assert_close(ist(perturbed, text, NEIGHBOURS)[1:], ist(image, text, NEIGHBOURS)[1:])
+
+
+def test_dense_layer_equals_pyg_forward_and_backward() -> None:
+    torch.manual_seed(0)
+    pyg = GATv2Conv(5, 3, heads=2, add_self_loops=False, residual=True).double()
+    dense = DenseGATv2Conv(5, 3, heads=2).double()
+    dense.load_state_dict(pyg.state_dict())
+    with torch.no_grad():  # non-zero bias so that it is compared too
+        pyg.bias.normal_()
+        dense.bias.copy_(pyg.bias)
+    x = torch.randn(3, 6, 5, dtype=torch.float64, requires_grad=True)
+    x_pyg = x.detach().clone().requires_grad_(True)
+    out_dense = dense(x, NEIGHBOURS)
+    out_pyg = pyg(x_pyg.reshape(18, 5), batched_edge_index(NEIGHBOURS, 3)).view(3, 6, 6)
+    torch.testing.assert_close(out_dense, out_pyg)
+    weights = torch.randn_like(out_dense)
+    (out_dense * weights).sum().backward()
+    (out_pyg * weights).sum().backward()
+    torch.testing.assert_close(x.grad, x_pyg.grad)
+    for name, parameter in dense.named_parameters():
+        torch.testing.assert_close(parameter.grad, dict(pyg.named_parameters())[name].grad, msg=name)
+
+
+def test_ist_dense_and_pyg_share_state_dict_and_outputs() -> None:
+    dense, pyg = _ist(2, "dense"), _ist(2, "pyg", seed=1)
+    pyg.load_state_dict(dense.state_dict())
+    image, text = _inputs()
+    torch.testing.assert_close(
+        dense(image, text, NEIGHBOURS), pyg(image, text, NEIGHBOURS), rtol=1e-5, atol=1e-5
+    )
