@@ -79,7 +79,7 @@ def image_key(entry: str, source: str, line: int) -> str:
     """``<dir>/<file>`` from an image-list entry with ``/`` or ``\\`` separators."""
     parts = [part for part in entry.replace("\\", "/").split("/") if part]
     if len(parts) < 2:
-        raise ValueError(f"{source}, line {line}: expected '<dir>\\<file>', got {entry!r}")
+        raise ValueError(f"{source}, line {line}: expected a '<dir>/<file>' path, got {entry!r}")
     return f"{parts[-2]}/{parts[-1]}"
 
 

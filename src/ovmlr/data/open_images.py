@@ -137,7 +137,7 @@ def check_classes(seen: list[str], unseen: list[str], names: dict[str, str], pat
 
 def sample_images(annotations: pd.DataFrame, max_images: dict[str, int | None], seed: int) -> pd.DataFrame:
     """Images per split in order of first appearance, a seeded subset where ``max_images[split]`` is set."""
-    images = annotations.drop_duplicates("ImageID")[["split", "ImageID"]]
+    images = annotations.drop_duplicates(["split", "ImageID"])[["split", "ImageID"]]
     clash = images["ImageID"].duplicated()
     if clash.any():
         raise ValueError(f"duplicate image id {images['ImageID'][clash].iloc[0]!r} in two annotation splits")
