@@ -144,3 +144,17 @@ def test_kedro_dataset_reads_the_release(open_images_root):
     release = catalog.load("raw_source")
     assert release.seen_ids == OI_SEEN
     assert (release.images["split"] == "test").sum() == 1
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("v1,verification,/m/02,1,extra", r"Expected 4 fields in line 3, saw 5"),
+        ("v1,verification", r"line 3: empty ImageID or LabelName \(a row with too few fields\?\)"),
+    ],
+)
+def test_annotation_row_of_the_wrong_width_names_the_file(open_images_root, row, message):
+    path = open_images_root / "validation/validation-annotations-human-imagelabels.csv"
+    write_lines(path, ["ImageID,Source,LabelName,Confidence", "v1,verification,/m/05,0", row])
+    with pytest.raises(ValueError, match=rf"validation-annotations-human-imagelabels\.csv.*{message}"):
+        read_open_images(open_images_root)

@@ -30,3 +30,18 @@ def test_value_other_than_0_or_1_names_the_line():
 def test_blank_line_inside_the_file_is_a_row_of_width_zero():
     with pytest.raises(ValueError, match=r"x, line 2: 0 values, expected 2"):
         parse_binary_matrix(b"0 1\n\n1 1\n", 2, "x")
+
+
+def test_blocks_of_lines_give_the_same_matrix_and_line_numbers():
+    rng = np.random.default_rng(0)
+    matrix = rng.integers(0, 2, size=(50, 7))
+    raw = "".join(" ".join(map(str, row)) + "\r\n" for row in matrix).encode()
+    for block_bytes in (1, 13, 64, 10_000):
+        np.testing.assert_array_equal(parse_binary_matrix(raw, 7, "b", block_bytes=block_bytes), matrix)
+    broken = raw.replace(b"\r\n", b"\r\n1\r\n", 1)  # an extra 1-value row as line 2
+    for block_bytes in (1, 64, 10_000):
+        with pytest.raises(ValueError, match=r"b, line 2: 1 values, expected 7"):
+            parse_binary_matrix(broken, 7, "b", block_bytes=block_bytes)
+    bad_char = raw[:-3] + b"x\r\n"
+    with pytest.raises(ValueError, match=r"b, line 50: unexpected character 'x'"):
+        parse_binary_matrix(bad_char, 7, "b", block_bytes=64)

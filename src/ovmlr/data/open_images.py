@@ -96,6 +96,11 @@ def read_annotations(path: Path, split: str) -> pd.DataFrame:
     missing = [c for c in ANNOTATION_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected ImageID,Source,LabelName,Confidence")
+    empty = np.flatnonzero(((frame["ImageID"] == "") | (frame["LabelName"] == "")).to_numpy())
+    if empty.size:
+        raise ValueError(
+            f"{path}, line {empty[0] + 2}: empty ImageID or LabelName (a row with too few fields?)"
+        )
     confidence = pd.to_numeric(frame["Confidence"], errors="coerce")
     bad = np.flatnonzero(~confidence.isin([0, 1]).to_numpy())
     if bad.size:
