@@ -1,0 +1,285 @@
+"""Nodes of the ``evaluation`` pipeline: score the registered model and the baselines on the test split,
+compute Supplement A's metrics, and draw the reports."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ovmlr.reporting import (
+    plot_category_ap,
+    plot_isr_selection,
+    plot_precision_recall,
+    plot_relation_graphs,
+    plot_top_predictions,
+)
+from ovmlr.reporting.images import read_manifest_images
+from ovmlr.reporting.style import message_figure
+from ovmlr.training.loop import FeatureSplit, resolve_device
+from ovmlr.training.vocabulary import Vocabulary, text_feature_matrix
+
+from .scoring import (
+    baseline_scores,
+    effective_mkt_k,
+    predict_in_batches,
+    score_matrix,
+    scores_frame,
+    unwrap_champion,
+)
+from .selection import (
+    choose_images,
+    choose_relation_targets,
+    isr_selection_table,
+    row_positions,
+    subsample_rows,
+    top_predictions_table,
+)
+from .summary import category_ap_table, json_safe, method_metrics, metrics_markdown, mlflow_metrics, split_ks
+
+logger = logging.getLogger(__name__)
+
+METHOD_LABELS = {"c2srt": "C²SRT", "zero_shot": "backbone zero-shot", "mkt": "MKT-style"}
+
+
+def extract_champion(
+    c2srt_champion: Any, model_name: str, model_alias: str
+) -> tuple[Vocabulary, dict[str, Any]]:
+    """The registered model's vocabulary, and what identifies the model in the reports.
+
+    Args:
+        c2srt_champion: The loaded MLflow pyfunc model (``models:/<model_name>@<model_alias>``).
+        model_name: Registered model name (for the report only).
+        model_alias: Alias the catalog loaded (for the report only).
+    """
+    python_model = unwrap_champion(c2srt_champion)
+    metadata = getattr(c2srt_champion, "metadata", None)
+    info = {
+        "name": model_name,
+        "alias": model_alias,
+        "run_id": getattr(metadata, "run_id", None),
+        "model_uuid": getattr(metadata, "model_uuid", None),
+        "num_patches": int(python_model.num_patches),
+    }
+    vocabulary = python_model.vocabulary
+    logger.info(
+        "Evaluating %s@%s (run %s): %d categories", model_name, model_alias, info["run_id"], len(vocabulary)
+    )
+    return vocabulary, info
+
+
+def score_champion(
+    c2srt_champion: Any,
+    evaluation_test_split: FeatureSplit,
+    evaluation_vocabulary: Vocabulary,
+    batch_size: int,
+) -> pd.DataFrame:
+    """Test scores of the registered model through its pyfunc ``predict`` (``image_id`` + categories)."""
+    scores = predict_in_batches(
+        c2srt_champion, evaluation_test_split, evaluation_vocabulary.names, batch_size
+    )
+    return scores_frame(evaluation_test_split.image_ids, scores, evaluation_vocabulary)
+
+
+def score_baselines(
+    evaluation_test_split: FeatureSplit,
+    evaluation_vocabulary: Vocabulary,
+    text_features: pd.DataFrame,
+    baseline_params: dict[str, Any],
+    batch_size: int,
+    device: str,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Zero-shot and MKT-style test scores from the same cached features and the chosen prompt set's text.
+
+    Args:
+        evaluation_test_split: Test features and labels over the model's vocabulary.
+        evaluation_vocabulary: The model's vocabulary (category order of the scores).
+        text_features: Long table of text features (``__ensemble__`` = Eq. 24's prompt ensemble).
+        baseline_params: ``prompt`` (template or ``__ensemble__``), ``mkt_k`` (MKT's top-k patches).
+        batch_size: Images per batch.
+        device: ``cpu``, ``cuda``, ``auto``.
+
+    Returns:
+        Method → scores frame, and the settings used (for the summary).
+    """
+    text = text_feature_matrix(text_features, evaluation_vocabulary.category_ids, baseline_params["prompt"])
+    mkt_k = effective_mkt_k(int(baseline_params["mkt_k"]), evaluation_test_split.patch_feats.shape[1])
+    scores = baseline_scores(evaluation_test_split, text, mkt_k, batch_size, resolve_device(device))
+    frames = {
+        m: scores_frame(evaluation_test_split.image_ids, s, evaluation_vocabulary) for m, s in scores.items()
+    }
+    return frames, {"prompt": baseline_params["prompt"], "mkt_k": mkt_k}
+
+
+def collect_scores(
+    evaluation_champion_scores: pd.DataFrame, evaluation_baseline_scores: dict[str, pd.DataFrame]
+) -> dict[str, pd.DataFrame]:
+    """Every method's scores, the registered model first."""
+    return {"c2srt": evaluation_champion_scores, **evaluation_baseline_scores}
+
+
+def _matrices(method_scores: dict[str, pd.DataFrame], split: FeatureSplit, vocabulary: Vocabulary) -> dict:
+    return {method: score_matrix(frame, split, vocabulary) for method, frame in method_scores.items()}
+
+
+def evaluate_methods(
+    evaluation_method_scores: dict[str, pd.DataFrame],
+    evaluation_test_split: FeatureSplit,
+    evaluation_vocabulary: Vocabulary,
+    evaluation_model_info: dict[str, Any],
+    evaluation_baseline_info: dict[str, Any],
+    ks: list[int],
+) -> dict[str, Any]:
+    """ZSL (unseen) and GZSL (seen + unseen) mAP and P/R/F1@K of every method, as a JSON-able summary."""
+    unseen = evaluation_vocabulary.unseen_mask
+    scores = _matrices(evaluation_method_scores, evaluation_test_split, evaluation_vocabulary)
+    methods = {}
+    for method, matrix in scores.items():
+        metrics = method_metrics(matrix, evaluation_test_split.labels, unseen, ks)
+        methods[method] = {
+            "label": METHOD_LABELS[method],
+            "metrics": {k: json_safe(v) for k, v in metrics.items()},
+        }
+        shown = {k: round(v, 4) for k, v in metrics.items() if "mAP" in k or "F1" in k}
+        logger.info("%s: %s", METHOD_LABELS[method], shown)
+    return {
+        "model": evaluation_model_info,
+        "baselines": evaluation_baseline_info,
+        "n_images": len(evaluation_test_split),
+        "n_categories": len(evaluation_vocabulary),
+        "n_unseen": int(unseen.sum()),
+        "ks": [int(k) for k in ks],
+        "zsl_skipped_ks": split_ks(ks, int(unseen.sum()))[1],
+        "methods": methods,
+    }
+
+
+def report_metrics(evaluation_summary: dict[str, Any]) -> tuple[dict[str, dict[str, float]], str]:
+    """The summary as MLflow metrics and as a markdown table."""
+    return mlflow_metrics(evaluation_summary), metrics_markdown(evaluation_summary)
+
+
+def compute_category_ap(
+    evaluation_method_scores: dict[str, pd.DataFrame],
+    evaluation_test_split: FeatureSplit,
+    evaluation_vocabulary: Vocabulary,
+) -> pd.DataFrame:
+    """Per (method, category) AP with the seen / unseen role and the positive count."""
+    scores = _matrices(evaluation_method_scores, evaluation_test_split, evaluation_vocabulary)
+    return category_ap_table(scores, evaluation_test_split.labels, evaluation_vocabulary)
+
+
+def choose_report_images(
+    evaluation_test_split: FeatureSplit, evaluation_vocabulary: Vocabulary, n_images: int, seed: int
+) -> list[str]:
+    """The test images shown in the ISR and top-prediction reports (those with an unseen positive first)."""
+    split = evaluation_test_split
+    return choose_images(split.image_ids, split.labels, evaluation_vocabulary.unseen_mask, n_images, seed)
+
+
+def select_top_predictions(
+    evaluation_method_scores: dict[str, pd.DataFrame],
+    evaluation_test_split: FeatureSplit,
+    evaluation_vocabulary: Vocabulary,
+    evaluation_report_images: list[str],
+    top_k: int,
+) -> pd.DataFrame:
+    """Every method's top-k categories for the report images, with their labels."""
+    scores = _matrices(evaluation_method_scores, evaluation_test_split, evaluation_vocabulary)
+    return top_predictions_table(
+        scores, evaluation_test_split, evaluation_vocabulary, evaluation_report_images, top_k
+    )
+
+
+def select_isr_patches(
+    c2srt_champion: Any,
+    evaluation_test_split: FeatureSplit,
+    evaluation_report_images: list[str],
+    top_categories: int,
+    device: str,
+) -> pd.DataFrame:
+    """The patches ISR selects for each report image's best categories (empty when ISR is off)."""
+    python_model = unwrap_champion(c2srt_champion)
+    return isr_selection_table(
+        python_model, evaluation_test_split, evaluation_report_images, top_categories, resolve_device(device)
+    )
+
+
+def plot_pr_curves(
+    evaluation_method_scores: dict[str, pd.DataFrame],
+    evaluation_test_split: FeatureSplit,
+    evaluation_vocabulary: Vocabulary,
+    pr_params: dict[str, Any],
+    seed: int,
+) -> Figure:
+    """Seen / unseen precision-recall curves (``pr_params``: ``max_images``, ``max_category_curves``)."""
+    scores = _matrices(evaluation_method_scores, evaluation_test_split, evaluation_vocabulary)
+    rows = subsample_rows(len(evaluation_test_split), int(pr_params["max_images"]), seed)
+    return plot_precision_recall(
+        {method: matrix[rows] for method, matrix in scores.items()},
+        evaluation_test_split.labels[rows],
+        evaluation_vocabulary.unseen_mask,
+        METHOD_LABELS,
+        int(pr_params["max_category_curves"]),
+    )
+
+
+def plot_category_ap_bars(evaluation_category_ap: pd.DataFrame, ap_params: dict[str, Any]) -> Figure:
+    """C²SRT's per-category AP beside a reference method's (``ap_params``: reference, max_categories)."""
+    return plot_category_ap(
+        evaluation_category_ap,
+        "c2srt",
+        ap_params["reference"],
+        METHOD_LABELS,
+        int(ap_params["max_categories"]),
+    )
+
+
+def plot_isr_patches(
+    evaluation_isr_selection: pd.DataFrame,
+    image_manifest: pd.DataFrame,
+    evaluation_model_info: dict[str, Any],
+    crop: str,
+) -> Figure:
+    """The report images with ISR's selected patches per top category (a notice if the model has no ISR)."""
+    title = "ISR patch selection"
+    if evaluation_isr_selection.empty:
+        return message_figure(title, "The evaluated model has ISR off (use_isr=false): no patch selection.")
+    image_ids = list(dict.fromkeys(evaluation_isr_selection["image_id"]))
+    images = read_manifest_images(image_manifest, image_ids)
+    return plot_isr_selection(images, evaluation_isr_selection, evaluation_model_info["num_patches"], crop)
+
+
+def plot_relation_neighbourhoods(
+    relation_edges: pd.DataFrame, evaluation_vocabulary: Vocabulary, graph_params: dict[str, Any]
+) -> Figure:
+    """Mined relation graphs of a few categories (``graph_params``: targets, max_targets, n_cols)."""
+    targets = choose_relation_targets(
+        evaluation_vocabulary, graph_params.get("targets"), int(graph_params["max_targets"])
+    )
+    unseen = [
+        n
+        for n, r in zip(evaluation_vocabulary.names, evaluation_vocabulary.roles, strict=True)
+        if r == "unseen"
+    ]
+    return plot_relation_graphs(relation_edges, targets, unseen, int(graph_params["n_cols"]))
+
+
+def plot_top_predictions_grid(
+    evaluation_top_predictions: pd.DataFrame,
+    evaluation_test_split: FeatureSplit,
+    evaluation_vocabulary: Vocabulary,
+    image_manifest: pd.DataFrame,
+) -> Figure:
+    """The report images with every method's top-k categories marked correct / incorrect / unseen."""
+    image_ids = list(dict.fromkeys(evaluation_top_predictions["image_id"]))
+    rows = row_positions(evaluation_test_split, image_ids)
+    names = np.array(evaluation_vocabulary.names)
+    positives = {
+        i: names[evaluation_test_split.labels[r] == 1].tolist() for i, r in zip(image_ids, rows, strict=True)
+    }
+    images = read_manifest_images(image_manifest, image_ids)
+    return plot_top_predictions(images, evaluation_top_predictions, positives, METHOD_LABELS)

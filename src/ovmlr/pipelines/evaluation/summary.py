@@ -1,0 +1,128 @@
+"""Supplement A metrics of every evaluated method, the per-category AP table, and their report forms.
+
+Metric semantics are those of :mod:`ovmlr.metrics` (ZSL: unseen columns only; GZSL: all columns). A top-K
+value larger than the number of unseen categories has no ZSL meaning (fewer candidates than predictions):
+it is computed for GZSL only, logged, and listed under ``zsl_skipped_ks`` in the summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ovmlr.metrics import average_precision, precision_recall_f1_at_k, zsl_gzsl_metrics
+from ovmlr.training.vocabulary import Vocabulary
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("zsl", "gzsl")
+
+
+def split_ks(ks: Sequence[int], n_unseen: int) -> tuple[list[int], list[int]]:
+    """``(ks valid for ZSL, ks skipped for ZSL)``: ZSL needs K <= the number of unseen categories."""
+    values = [int(k) for k in ks]
+    return [k for k in values if k <= n_unseen], [k for k in values if k > n_unseen]
+
+
+def method_metrics(
+    scores: np.ndarray, labels: np.ndarray, unseen_mask: np.ndarray, ks: Sequence[int]
+) -> dict[str, float]:
+    """ZSL / GZSL mAP and P/R/F1@K of one method (keys as :func:`ovmlr.metrics.zsl_gzsl_metrics`).
+
+    ZSL top-K metrics with K above the number of unseen categories are left out (see the module docstring).
+    """
+    zsl_ks, skipped = split_ks(ks, int(unseen_mask.sum()))
+    metrics = zsl_gzsl_metrics(scores, labels, unseen_mask, ks=tuple(zsl_ks))
+    for k in skipped:
+        precision, recall, f1 = precision_recall_f1_at_k(scores, labels, k)
+        metrics |= {f"gzsl/P_at_{k}": precision, f"gzsl/R_at_{k}": recall, f"gzsl/F1_at_{k}": f1}
+    return metrics
+
+
+def json_safe(value: float) -> float | None:
+    """``None`` for NaN / inf (strict JSON has no NaN), the float otherwise."""
+    return float(value) if math.isfinite(value) else None
+
+
+def category_ap_table(
+    scores_by_method: Mapping[str, np.ndarray], labels: np.ndarray, vocabulary: Vocabulary
+) -> pd.DataFrame:
+    """Per (method, category): AP over the images with a known label, positive / negative / unknown counts.
+
+    Columns: ``method``, ``category_id``, ``name``, ``role``, ``n_positive``, ``n_negative``, ``n_unknown``,
+    ``ap`` (NaN when the category has no known positive; such categories are left out of mAP).
+    """
+    counts = {
+        "n_positive": (labels == 1).sum(axis=0),
+        "n_negative": (labels == 0).sum(axis=0),
+        "n_unknown": (labels == -1).sum(axis=0),
+    }
+    frames = [
+        pd.DataFrame(
+            {
+                "method": method,
+                "category_id": vocabulary.category_ids.astype(np.int64),
+                "name": list(vocabulary.names),
+                "role": list(vocabulary.roles),
+                **{key: value.astype(np.int64) for key, value in counts.items()},
+                "ap": average_precision(scores, labels),
+            }
+        )
+        for method, scores in scores_by_method.items()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def mlflow_metrics(summary: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """``evaluation/<method>/<task>/<metric>`` → ``{value, step: 0}`` (undefined values are not logged)."""
+    return {
+        f"evaluation/{method}/{name}": {"value": float(value), "step": 0}
+        for method, entry in summary["methods"].items()
+        for name, value in entry["metrics"].items()
+        if value is not None
+    }
+
+
+def _cell(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def metric_columns(ks: Sequence[int]) -> list[tuple[str, str]]:
+    """``(metric key, table header)`` in table order: per task, mAP then P, R, F1 at each K."""
+    columns = []
+    for task in TASKS:
+        columns.append((f"{task}/mAP", f"{task.upper()} mAP"))
+        for k in ks:
+            columns += [(f"{task}/{m}_at_{k}", f"{task.upper()} {m}@{k}") for m in ("P", "R", "F1")]
+    return columns
+
+
+def metrics_markdown(summary: Mapping[str, Any]) -> str:
+    """The metrics as a markdown table in percent, like the paper's Tables 1 and 3 (ZSL, then GZSL)."""
+    columns = metric_columns(summary["ks"])
+    lines = [
+        "| method | " + " | ".join(header for _, header in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    for entry in summary["methods"].values():
+        cells = [_cell(entry["metrics"].get(key)) for key, _ in columns]
+        lines.append(f"| {entry['label']} | " + " | ".join(cells) + " |")
+    model = summary["model"]
+    notes = [
+        f"# Evaluation on the test split: {summary['n_images']} images, {summary['n_categories']} "
+        f"categories ({summary['n_unseen']} unseen)",
+        "",
+        f"Model `{model['name']}@{model['alias']}` (run `{model['run_id']}`). Values in percent; "
+        "ZSL: unseen categories only, GZSL: seen + unseen.",
+    ]
+    if summary["zsl_skipped_ks"]:
+        skipped = summary["zsl_skipped_ks"]
+        notes.append(
+            f"ZSL top-K for K = {skipped} is undefined (K > number of unseen categories): shown as —."
+        )
+    return "\n".join([*notes, "", *lines, ""])

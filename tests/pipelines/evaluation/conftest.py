@@ -1,0 +1,151 @@
+"""Fixtures: a tiny seeded evaluation world. 12 test images, 6 categories (2 unseen), 4×4 patches of
+16-d features, a randomly initialised C²SRT wrapped in the real pyfunc (saved and loaded, no registry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from ovmlr.models import config_to_dict, load_model_config
+from ovmlr.training.model_factory import build_model
+from ovmlr.training.pyfunc import C2SRTPyfuncModel, features_to_frame
+from ovmlr.training.vocabulary import ENSEMBLE, Vocabulary
+
+N, P, D = 12, 16, 16
+NAMES = ("cat", "dog", "car", "tree", "lion", "truck")
+ROLES = ("seen", "seen", "seen", "seen", "unseen", "unseen")
+NEIGHBOURS = np.array([[1, 2], [0, 3], [3, 0], [2, 1], [0, 1], [2, 3]], dtype=np.int64)
+
+
+class FakeEmbeddings:
+    """The ``image_embeddings`` contract: ``load(keys) -> (global [n, D], patches [n, P, D])``."""
+
+    def __init__(self, keys: list[str], global_feats: np.ndarray, patch_feats: np.ndarray) -> None:
+        self._index = {k: i for i, k in enumerate(keys)}
+        self._global, self._patches = global_feats, patch_feats
+
+    def load(self, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        rows = [self._index[k] for k in keys]
+        return self._global[rows], self._patches[rows]
+
+
+@dataclass
+class World:
+    vocabulary: Vocabulary
+    model_config: dict[str, Any]
+    python_model: C2SRTPyfuncModel
+    champion: Any  # a loaded mlflow pyfunc model
+    inputs: dict[str, Any]  # catalog inputs of the evaluation pipeline
+    global_feats: np.ndarray
+    patch_feats: np.ndarray
+    labels: np.ndarray
+
+
+def _labels(rng: np.random.Generator) -> np.ndarray:
+    labels = (rng.random((N, len(NAMES))) < 0.4).astype(np.int8)
+    labels[np.arange(len(NAMES)), np.arange(len(NAMES))] = 1  # every category has a positive
+    labels[7, 0] = labels[9, 3] = labels[10, 4] = -1  # some unknown labels
+    return labels
+
+
+def _write_images(folder: Path, image_ids: list[str], rng: np.random.Generator) -> pd.DataFrame:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for image_id in image_ids:
+        path = folder / f"{image_id}.png"
+        Image.fromarray(rng.integers(0, 255, size=(40, 48, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    return pd.DataFrame({"image_id": image_ids, "path": paths, "split": "test"})
+
+
+def _tables(vocabulary: Vocabulary, labels: np.ndarray, image_ids: list[str]) -> dict[str, pd.DataFrame]:
+    text_rows = [
+        {"category_id": i, "name": n, "template": t, "embedding": (vocabulary.text[i] * s).astype(np.float32)}
+        for i, n in enumerate(NAMES)
+        for t, s in ((ENSEMBLE, 1.0), ("a photo of a {}.", -1.0))
+    ]
+    edges = [
+        {
+            "source_id": int(j),
+            "source_name": NAMES[j],
+            "target_id": i,
+            "target_name": NAMES[i],
+            "score": 0.9 - 0.2 * r,
+            "relation_types": ["llm"],
+            "rank": r,
+        }
+        for i in range(len(NAMES))
+        for r, j in enumerate(NEIGHBOURS[i])
+    ]
+    return {
+        "test_labels": pd.DataFrame(
+            {"image_id": image_ids, **{n: labels[:, i] for i, n in enumerate(NAMES)}}
+        ),
+        "image_keys": pd.DataFrame({"image_id": image_ids, "image_key": [f"key-{i}" for i in image_ids]}),
+        "text_features": pd.DataFrame(text_rows),
+        "relation_edges": pd.DataFrame(edges),
+    }
+
+
+def small_model_config(**overrides: Any) -> dict[str, Any]:
+    base = {"embed_dim": D, "ist": {"heads": 2, "hidden_dim": 8, "dropout": 0.0}, "isr.temperature": 30.0}
+    return config_to_dict(load_model_config("c2srt_small", {**base, **overrides}))
+
+
+def save_and_load_pyfunc(python_model: C2SRTPyfuncModel, example: pd.DataFrame, folder: Path) -> Any:
+    """The real pyfunc round trip without a registry (what ``models:/...@champion`` loads)."""
+    mlflow.pyfunc.save_model(
+        folder, python_model=python_model, input_example=example, pip_requirements=["torch"]
+    )
+    return mlflow.pyfunc.load_model(str(folder))
+
+
+@pytest.fixture(name="small_config")
+def small_config_fixture() -> Callable[..., dict[str, Any]]:
+    """``small_config(**overrides)``: the test model config."""
+    return small_model_config
+
+
+@pytest.fixture(name="save_pyfunc")
+def save_pyfunc_fixture() -> Callable[[C2SRTPyfuncModel, pd.DataFrame, Path], Any]:
+    """``save_pyfunc(python_model, example, folder)``: the saved and reloaded pyfunc model."""
+    return save_and_load_pyfunc
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return build_world(tmp_path_factory.mktemp("evaluation_world"))
+
+
+def build_world(root: Path) -> World:
+    """The seeded world, its files under ``root``."""
+    rng = np.random.default_rng(0)
+    text = rng.standard_normal((len(NAMES), D)).astype(np.float32)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    vocabulary = Vocabulary(np.arange(len(NAMES)), NAMES, ROLES, text, NEIGHBOURS)
+    global_feats = rng.standard_normal((N, D)).astype(np.float32)
+    patch_feats = rng.standard_normal((N, P, D)).astype(np.float32)
+    labels = _labels(rng)
+    image_ids = [f"img{i:02d}" for i in range(N)]
+    config = small_model_config()
+    python_model = C2SRTPyfuncModel(
+        config, build_model(config, seed=3).state_dict(), vocabulary, num_patches=P
+    )
+    champion = save_and_load_pyfunc(
+        python_model, features_to_frame(global_feats[:2], patch_feats[:2]), root / "m"
+    )
+    inputs = {
+        "c2srt_champion": champion,
+        "image_embeddings": FakeEmbeddings([f"key-{i}" for i in image_ids], global_feats, patch_feats),
+        "image_manifest": _write_images(root / "images", image_ids, rng),
+        **_tables(vocabulary, labels, image_ids),
+    }
+    return World(vocabulary, config, python_model, champion, inputs, global_feats, patch_feats, labels)

@@ -1,0 +1,255 @@
+"""Evaluation nodes on the tiny seeded world: scores through the pyfunc, metrics, AP table, selections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ovmlr.metrics import average_precision, precision_recall_f1_at_k, zsl_gzsl_metrics
+from ovmlr.models import mkt_style_scores, zero_shot_scores
+from ovmlr.pipelines.evaluation.nodes import (
+    choose_report_images,
+    collect_scores,
+    compute_category_ap,
+    evaluate_methods,
+    extract_champion,
+    report_metrics,
+    score_baselines,
+    score_champion,
+    select_isr_patches,
+    select_top_predictions,
+)
+from ovmlr.pipelines.evaluation.scoring import effective_mkt_k, predict_in_batches, unwrap_champion
+from ovmlr.pipelines.evaluation.selection import choose_relation_targets, top_k_entries
+from ovmlr.pipelines.evaluation.summary import method_metrics, split_ks
+from ovmlr.pipelines.training.nodes import assemble_eval_split
+from ovmlr.training.loop import predict_scores
+from ovmlr.training.model_factory import build_model
+from ovmlr.training.pyfunc import C2SRTPyfuncModel, features_to_frame
+
+BASELINES = {"prompt": "__ensemble__", "mkt_k": 16}
+NAMES = ("cat", "dog", "car", "tree", "lion", "truck")  # the world's vocabulary (conftest)
+P = 16  # the world's patches per image
+
+
+def _split(world):
+    inputs = world.inputs
+    return assemble_eval_split(
+        inputs["image_embeddings"], inputs["image_keys"], inputs["test_labels"], world.vocabulary
+    )
+
+
+def _direct_scores(world) -> np.ndarray:
+    model = build_model(world.model_config)
+    model.load_state_dict(world.python_model.model_state)
+    return predict_scores(
+        model, world.global_feats, world.patch_feats, world.vocabulary, 256, torch.device("cpu")
+    )
+
+
+def _method_scores(world) -> dict[str, pd.DataFrame]:
+    split = _split(world)
+    champion = score_champion(world.champion, split, world.vocabulary, batch_size=5)
+    baselines, _ = score_baselines(
+        split, world.vocabulary, world.inputs["text_features"], BASELINES, 5, "cpu"
+    )
+    return collect_scores(champion, baselines)
+
+
+def test_extract_champion_returns_the_registered_vocabulary(world) -> None:
+    vocabulary, info = extract_champion(world.champion, "ovmlr-c2srt", "champion")
+    assert vocabulary.names == NAMES and vocabulary.unseen_mask.tolist() == [False] * 4 + [True] * 2
+    assert info == {
+        "name": "ovmlr-c2srt",
+        "alias": "champion",
+        "run_id": None,
+        "model_uuid": world.champion.metadata.model_uuid,
+        "num_patches": P,
+    }
+
+
+def test_champion_scores_through_pyfunc_equal_the_module(world) -> None:
+    frame = score_champion(world.champion, _split(world), world.vocabulary, batch_size=5)
+    assert frame["image_id"].tolist() == [f"img{i:02d}" for i in range(12)]
+    np.testing.assert_allclose(frame[list(NAMES)].to_numpy(), _direct_scores(world), rtol=1e-5, atol=1e-6)
+
+
+def test_pyfunc_with_another_vocabulary_is_rejected(world) -> None:
+    class Renamed:
+        def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+            return world.champion.predict(frame).rename(columns={"cat": "kitten"})
+
+    with pytest.raises(ValueError, match="expected its vocabulary"):
+        predict_in_batches(Renamed(), _split(world), world.vocabulary.names, 4)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        predict_in_batches(world.champion, _split(world), world.vocabulary.names, 0)
+
+
+def test_unwrap_champion_rejects_other_models(world) -> None:
+    with pytest.raises(TypeError, match="loaded MLflow pyfunc model"):
+        unwrap_champion(world.python_model)
+    assert unwrap_champion(world.champion).num_patches == P
+
+
+def test_baselines_match_the_model_functions(world) -> None:
+    split = _split(world)
+    frames, info = score_baselines(
+        split, world.vocabulary, world.inputs["text_features"], BASELINES, 5, "cpu"
+    )
+    g, p, text = (torch.from_numpy(a) for a in (world.global_feats, world.patch_feats, world.vocabulary.text))
+    np.testing.assert_allclose(frames["zero_shot"][list(NAMES)], zero_shot_scores(g, text).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        frames["mkt"][list(NAMES)], mkt_style_scores(g, p, text, k=P).numpy(), atol=1e-6
+    )
+    assert info == {"prompt": "__ensemble__", "mkt_k": P}  # 16 requested, P = 16
+
+
+def test_baselines_use_the_requested_prompt(world) -> None:
+    split = _split(world)
+    params = {"prompt": "a photo of a {}.", "mkt_k": 4}  # the fixture stores -text for this template
+    frames, info = score_baselines(split, world.vocabulary, world.inputs["text_features"], params, 5, "cpu")
+    ensemble, _ = score_baselines(split, world.vocabulary, world.inputs["text_features"], BASELINES, 5, "cpu")
+    np.testing.assert_allclose(
+        frames["zero_shot"][list(NAMES)], -ensemble["zero_shot"][list(NAMES)], atol=1e-6
+    )
+    assert info["mkt_k"] == 4
+    with pytest.raises(ValueError, match="no template 'nope'"):
+        score_baselines(
+            split, world.vocabulary, world.inputs["text_features"], {"prompt": "nope", "mkt_k": 4}, 5, "cpu"
+        )
+
+
+def test_mkt_k_is_capped_at_the_patch_count() -> None:
+    assert effective_mkt_k(16, 9) == 9 and effective_mkt_k(4, 9) == 4
+    with pytest.raises(ValueError, match="mkt_k must be >= 1"):
+        effective_mkt_k(0, 9)
+
+
+def test_evaluation_metrics_equal_a_direct_computation(world) -> None:
+    split = _split(world)
+    scores = _method_scores(world)
+    summary = evaluate_methods(
+        scores,
+        split,
+        world.vocabulary,
+        {"name": "m", "alias": "a", "run_id": None},
+        {"prompt": "__ensemble__", "mkt_k": P},
+        [1, 2, 3],
+    )
+    direct = zsl_gzsl_metrics(_direct_scores(world), world.labels, world.vocabulary.unseen_mask, ks=(1, 2))
+    for key, value in direct.items():
+        assert summary["methods"]["c2srt"]["metrics"][key] == pytest.approx(value, abs=1e-6), key
+    gzsl3 = precision_recall_f1_at_k(_direct_scores(world), world.labels, 3)
+    metrics = summary["methods"]["c2srt"]["metrics"]
+    assert (metrics["gzsl/P_at_3"], metrics["gzsl/R_at_3"], metrics["gzsl/F1_at_3"]) == pytest.approx(gzsl3)
+    assert "zsl/P_at_3" not in metrics and summary["zsl_skipped_ks"] == [3]  # only 2 unseen categories
+    assert list(summary["methods"]) == ["c2srt", "zero_shot", "mkt"]
+    assert (summary["n_images"], summary["n_categories"], summary["n_unseen"]) == (12, 6, 2)
+
+
+def test_split_ks_and_method_metrics_skip_zsl_k_above_unseen() -> None:
+    assert split_ks([3, 5], 3) == ([3], [5])
+    rng = np.random.default_rng(1)
+    scores, labels = rng.random((20, 10)), (rng.random((20, 10)) < 0.3).astype(np.int8)
+    mask = np.arange(10) >= 7
+    metrics = method_metrics(scores, labels, mask, [3, 5])
+    expected = zsl_gzsl_metrics(scores, labels, mask, ks=(3,))
+    assert {k: metrics[k] for k in expected} == expected
+    assert metrics["gzsl/F1_at_5"] == pytest.approx(precision_recall_f1_at_k(scores, labels, 5)[2])
+    assert "zsl/F1_at_5" not in metrics
+
+
+def test_report_metrics_formats_mlflow_and_markdown(world) -> None:
+    summary = evaluate_methods(
+        _method_scores(world),
+        _split(world),
+        world.vocabulary,
+        {"name": "ovmlr-c2srt", "alias": "champion", "run_id": "abc"},
+        {},
+        [1, 3],
+    )
+    mlflow_metrics, markdown = report_metrics(summary)
+    zsl_map = summary["methods"]["c2srt"]["metrics"]["zsl/mAP"]
+    assert mlflow_metrics["evaluation/c2srt/zsl/mAP"] == {"value": zsl_map, "step": 0}
+    assert "evaluation/c2srt/zsl/P_at_3" not in mlflow_metrics
+    assert f"| C²SRT | {100 * zsl_map:.1f} |" in markdown
+    assert "`ovmlr-c2srt@champion` (run `abc`)" in markdown and "K = [3]" in markdown
+    assert markdown.count("\n| ") == 4  # header + 3 methods
+
+
+def test_category_ap_table_agrees_with_map(world) -> None:
+    split = _split(world)
+    scores = _method_scores(world)
+    table = compute_category_ap(scores, split, world.vocabulary)
+    assert len(table) == 3 * len(NAMES)
+    c2srt = table[table["method"] == "c2srt"]
+    np.testing.assert_allclose(c2srt["ap"], average_precision(_direct_scores(world), world.labels), atol=1e-6)
+    assert c2srt["n_positive"].tolist() == (world.labels == 1).sum(axis=0).tolist()
+    assert c2srt["n_unknown"].tolist() == [1, 0, 0, 1, 1, 0]
+    summary = evaluate_methods(scores, split, world.vocabulary, {}, {}, [1])
+    unseen_mean = c2srt.loc[c2srt["role"] == "unseen", "ap"].mean()
+    assert summary["methods"]["c2srt"]["metrics"]["zsl/mAP"] == pytest.approx(unseen_mean)
+
+
+def test_report_images_prefer_unseen_positives_and_are_deterministic(world) -> None:
+    split = _split(world)
+    chosen = choose_report_images(split, world.vocabulary, n_images=3, seed=0)
+    assert chosen == choose_report_images(split, world.vocabulary, n_images=3, seed=0)
+    rows = [int(i[3:]) for i in chosen]
+    assert all((world.labels[r, 4:] == 1).any() for r in rows)
+    everything = choose_report_images(split, world.vocabulary, n_images=12, seed=5)
+    assert everything == [f"img{i:02d}" for i in range(12)]
+
+
+def test_top_predictions_rank_by_score_and_carry_labels(world) -> None:
+    split = _split(world)
+    table = select_top_predictions(_method_scores(world), split, world.vocabulary, ["img02", "img04"], 3)
+    assert len(table) == 3 * 2 * 3
+    direct = _direct_scores(world)
+    ours = table[(table["method"] == "c2srt") & (table["image_id"] == "img04")]
+    assert ours["name"].tolist() == [NAMES[c] for c in np.argsort(-direct[4])[:3]]
+    assert ours["label"].tolist() == [int(world.labels[4, NAMES.index(n)]) for n in ours["name"]]
+
+
+def test_top_k_entries_break_ties_towards_the_lower_index(world) -> None:
+    entries = top_k_entries(np.array([0.5, 0.9, 0.5, 0.1, 0.5, 0.0]), np.zeros(6), world.vocabulary, 3)
+    assert [column for column, _ in entries] == [1, 0, 2]
+    with pytest.raises(ValueError, match="top-k must be in"):
+        top_k_entries(np.zeros(6), np.zeros(6), world.vocabulary, 7)
+
+
+def test_isr_selection_is_the_models_mask(world) -> None:
+    split = _split(world)
+    table = select_isr_patches(world.champion, split, ["img01", "img05"], top_categories=2, device="cpu")
+    model = build_model(world.model_config)
+    model.load_state_dict(world.python_model.model_state)
+    with torch.inference_mode():
+        out = model.eval()(
+            torch.from_numpy(world.global_feats[[1, 5]]),
+            torch.from_numpy(world.patch_feats[[1, 5]]),
+            torch.from_numpy(world.vocabulary.text),
+            torch.from_numpy(world.vocabulary.neighbours),
+        )
+    for row in table.itertuples():
+        n = 0 if row.image_id == "img01" else 1
+        expected = np.flatnonzero(out["isr_mask"][n, NAMES.index(row.name)].numpy()).tolist()
+        assert row.patches == expected and 1 <= len(row.patches) <= 8
+    assert table.groupby("image_id").size().tolist() == [2, 2]
+
+
+def test_isr_selection_is_empty_without_isr(world, tmp_path, small_config, save_pyfunc) -> None:
+    config = small_config(use_isr=False)
+    python_model = C2SRTPyfuncModel(config, build_model(config).state_dict(), world.vocabulary, num_patches=P)
+    example = features_to_frame(world.global_feats[:1], world.patch_feats[:1])
+    champion = save_pyfunc(python_model, example, tmp_path / "no_isr")
+    table = select_isr_patches(champion, _split(world), ["img01"], top_categories=2, device="cpu")
+    assert table.empty and "patches" in table.columns
+
+
+def test_relation_targets_default_to_unseen_and_reject_unknown_names(world) -> None:
+    assert choose_relation_targets(world.vocabulary, None, 3) == ["lion", "truck"]
+    assert choose_relation_targets(world.vocabulary, ["dog", "lion"], 1) == ["dog"]
+    with pytest.raises(ValueError, match=r"\['zebra'\] are not categories"):
+        choose_relation_targets(world.vocabulary, ["zebra"], 3)
