@@ -96,3 +96,23 @@ def test_ist_dense_and_pyg_share_state_dict_and_outputs() -> None:
     torch.testing.assert_close(
         dense(image, text, NEIGHBOURS), pyg(image, text, NEIGHBOURS), rtol=1e-5, atol=1e-5
     )
+
+
+def test_checkpointed_chunks_match_the_unchunked_layer() -> None:
+    torch.manual_seed(0)
+    full = DenseGATv2Conv(5, 3, heads=2).double()
+    chunked = DenseGATv2Conv(5, 3, heads=2, chunk_size=4).double()
+    chunked.load_state_dict(full.state_dict())
+    x = torch.randn(3, 6, 5, dtype=torch.float64, requires_grad=True)
+    x_chunked = x.detach().clone().requires_grad_(True)
+    out, out_chunked = full(x, NEIGHBOURS), chunked(x_chunked, NEIGHBOURS)
+    torch.testing.assert_close(out_chunked, out)
+    out.sum().backward()
+    out_chunked.sum().backward()
+    torch.testing.assert_close(x_chunked.grad, x.grad)
+    torch.testing.assert_close(chunked.att.grad, full.att.grad)
+
+
+def test_chunk_size_with_pyg_is_rejected() -> None:
+    with pytest.raises(ValueError, match="ist.chunk_size must be null or >= 1 with implementation 'dense'"):
+        ISTConfig(implementation="pyg", chunk_size=64)

@@ -57,6 +57,7 @@ class ISTConfig:
     dropout: float = 0.1  # dropout inside FFN_in and between GATv2 layers
     attention_dropout: float = 0.0  # dropout on the normalised attention coefficients α_ij
     negative_slope: float = 0.2  # LeakyReLU slope inside the GATv2 score (Eq. 20)
+    chunk_size: int | None = None  # dense only: categories per checkpointed chunk (saves memory); None → off
 
     def __post_init__(self) -> None:
         if self.implementation not in IST_IMPLEMENTATIONS:
@@ -69,6 +70,8 @@ class ISTConfig:
             raise ValueError(
                 f"ist.hidden_dim ({self.hidden_dim}) must be divisible by ist.heads ({self.heads})"
             )
+        if self.chunk_size is not None and (self.chunk_size < 1 or self.implementation != "dense"):
+            raise ValueError(f"ist.chunk_size must be null or >= 1 with implementation 'dense', got {self}")
         for name in ("dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"ist.{name} must be in [0, 1), got {getattr(self, name)}")

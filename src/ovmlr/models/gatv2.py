@@ -14,6 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 
 def batched_edge_index(neighbours: Tensor, batch_size: int) -> Tensor:
@@ -59,6 +60,9 @@ class DenseGATv2Conv(nn.Module):
         heads: H, attention heads (concatenated).
         negative_slope: LeakyReLU slope.
         dropout: Dropout on the attention coefficients.
+        chunk_size: Target categories per chunk, or ``None``. When set and gradients are on, each chunk's
+            [B, c, K, H, F] intermediates are recomputed in backward (activation checkpointing) instead of
+            stored: memory O(B·C·H·F + B·c·K·H·F) instead of O(B·C·K·H·F), for about one extra forward.
 
     Shapes:
         - **input:** node features :math:`(B, C, F_{in})`, neighbours :math:`(C, K)`
@@ -72,10 +76,11 @@ class DenseGATv2Conv(nn.Module):
         heads: int = 1,
         negative_slope: float = 0.2,
         dropout: float = 0.0,
+        chunk_size: int | None = None,
     ) -> None:
         super().__init__()
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
-        self.negative_slope, self.dropout = negative_slope, dropout
+        self.negative_slope, self.dropout, self.chunk_size = negative_slope, dropout, chunk_size
         self.lin_l = nn.Linear(in_channels, heads * out_channels)
         self.lin_r = nn.Linear(in_channels, heads * out_channels)
         self.att = nn.Parameter(torch.empty(1, heads, out_channels))
@@ -94,17 +99,37 @@ class DenseGATv2Conv(nn.Module):
         nn.init.uniform_(self.att, -bound, bound)
         nn.init.zeros_(self.bias)
 
+    def attend(self, x_l: Tensor, x_r: Tensor, neighbours: Tensor) -> Tensor:
+        """Eq. (20), (22) and the sum of Eq. (23) for the targets in ``x_r`` / ``neighbours`` (chunk or all).
+
+        Shapes:
+            x_l: [B, C, H, F] (all sources), x_r: [B, c, H, F], neighbours: [c, K] → [B, c, H, F]
+        """
+        x_j = x_l[:, neighbours]  # [B, c, K, H, F]
+        e = (F.leaky_relu(x_r.unsqueeze(2) + x_j, self.negative_slope) * self.att).sum(dim=-1)  # [B, c, K, H]
+        alpha = F.dropout(torch.softmax(e, dim=2), p=self.dropout, training=self.training)
+        return torch.einsum("bckh,bckhf->bchf", alpha, x_j)
+
+    def _attend_checkpointed(self, x_l: Tensor, x_r: Tensor, neighbours: Tensor) -> Tensor:
+        """:meth:`attend` over chunks of ``chunk_size`` targets, each recomputed in backward."""
+        step = self.chunk_size
+        chunks = [
+            checkpoint(self.attend, x_l, x_r[:, i : i + step], neighbours[i : i + step], use_reentrant=False)
+            for i in range(0, neighbours.shape[0], step)
+        ]
+        return torch.cat(chunks, dim=1)
+
     def forward(self, x: Tensor, neighbours: Tensor) -> Tensor:
         """Attend over each node's K neighbours (see the class docstring)."""
         B, C, _ = x.shape
         H, F_out = self.heads, self.out_channels
         x_l = self.lin_l(x).view(B, C, H, F_out)  # source / message projection
         x_r = self.lin_r(x).view(B, C, H, F_out)  # target projection
-        x_j = x_l[:, neighbours]  # [B, C, K, H, F]
-        e = (F.leaky_relu(x_r.unsqueeze(2) + x_j, self.negative_slope) * self.att).sum(dim=-1)  # [B, C, K, H]
-        alpha = F.dropout(torch.softmax(e, dim=2), p=self.dropout, training=self.training)
-        out = torch.einsum("bckh,bckhf->bchf", alpha, x_j).reshape(B, C, H * F_out)
-        return out + self.res(x) + self.bias
+        if self.chunk_size is None or not torch.is_grad_enabled():
+            out = self.attend(x_l, x_r, neighbours)
+        else:
+            out = self._attend_checkpointed(x_l, x_r, neighbours)
+        return out.reshape(B, C, H * F_out) + self.res(x) + self.bias
 
     def extra_repr(self) -> str:
         slope = self.negative_slope

@@ -42,7 +42,12 @@ def _make_layer(config: ISTConfig, in_channels: int, out_channels: int) -> nn.Mo
             residual=True,
         )
     return DenseGATv2Conv(
-        in_channels, per_head, config.heads, config.negative_slope, config.attention_dropout
+        in_channels,
+        per_head,
+        config.heads,
+        config.negative_slope,
+        config.attention_dropout,
+        config.chunk_size,
     )
 
 
