@@ -61,6 +61,11 @@ def test_mean_average_precision_accepts_torch_tensors() -> None:
     assert mean_average_precision(scores, labels) == 1.0
 
 
+def test_half_precision_tensors_are_accepted() -> None:
+    scores = torch.tensor([[0.9, 0.1], [0.2, 0.8]], dtype=torch.bfloat16)
+    assert mean_average_precision(scores, torch.tensor([[1, 0], [0, 1]])) == 1.0
+
+
 def test_mean_average_precision_without_any_positive_raises() -> None:
     with pytest.raises(ValueError, match="none of the 2 categories has a known positive"):
         mean_average_precision(np.zeros((3, 2)), np.array([[0, -1], [0, 0], [-1, 0]]))

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,10 @@ _CHUNK_ELEMENTS = 1 << 23  # elements of [N, C] processed at once (~8M → a few
 
 def _as_arrays(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``scores`` / ``labels``; return them as floating / ``int8`` numpy arrays [N, C]."""
-    scores_np = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores)
+    if hasattr(scores, "detach"):  # torch tensor; half / bfloat16 have no numpy dtype
+        scores = scores.detach().cpu()
+        scores = scores.double() if scores.dtype in (torch.float16, torch.bfloat16) else scores
+    scores_np = np.asarray(scores)
     if not np.issubdtype(scores_np.dtype, np.floating):
         scores_np = scores_np.astype(np.float64)
     labels_np = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)

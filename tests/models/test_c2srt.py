@@ -76,8 +76,9 @@ def test_same_weights_score_a_larger_vocabulary() -> None:
 @pytest.mark.parametrize(
     ("neighbours", "match"),
     [
-        (None, r"neighbours must be \[C=6, K\] \(IST is on\), got None"),
-        (NEIGHBOURS[:5], r"neighbours must be \[C=6, K\]"),
+        (None, r"neighbours must be \[C=6, K>=1\] \(IST is on\), got None"),
+        (NEIGHBOURS[:5], r"neighbours must be \[C=6, K>=1\] \(IST is on\), got \(5, 2\)"),
+        (NEIGHBOURS[:, :0], r"neighbours must be \[C=6, K>=1\]"),
         (NEIGHBOURS.float(), "integer category indices"),
         (NEIGHBOURS + 1, r"got values in \[1, 6\]"),
         (torch.tensor([[1, 2], [1, 3], [3, 4], [4, 5], [5, 0], [0, 1]]), "category 1 lists itself"),

@@ -53,9 +53,14 @@ def check_vocabulary(text_feats: Tensor, neighbours: Tensor | None, embed_dim: i
     if not need_graph:
         return
     n_categories = text_feats.shape[0]
-    if neighbours is None or neighbours.dim() != 2 or neighbours.shape[0] != n_categories:
+    if (
+        neighbours is None
+        or neighbours.dim() != 2
+        or neighbours.shape[0] != n_categories
+        or not neighbours.shape[1]
+    ):
         shape = None if neighbours is None else tuple(neighbours.shape)
-        raise ValueError(f"neighbours must be [C={n_categories}, K] (IST is on), got {shape}")
+        raise ValueError(f"neighbours must be [C={n_categories}, K>=1] (IST is on), got {shape}")
     if neighbours.dtype not in (torch.int32, torch.int64):
         raise ValueError(f"neighbours must hold integer category indices, got dtype {neighbours.dtype}")
     if neighbours.numel() and (neighbours.min() < 0 or neighbours.max() >= n_categories):
