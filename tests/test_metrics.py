@@ -137,3 +137,13 @@ def test_zsl_gzsl_metrics_rejects_bad_mask() -> None:
         zsl_gzsl_metrics(np.zeros((1, 3)), np.zeros((1, 3)), np.array([1, 0, 1]))
     with pytest.raises(ValueError, match="selects no category"):
         zsl_gzsl_metrics(np.zeros((1, 3)), np.zeros((1, 3)), np.zeros(3, dtype=bool))
+
+
+def test_k_larger_than_the_task_vocabulary_gives_nan_not_an_error():
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(20, 6))
+    labels = (rng.random((20, 6)) < 0.4).astype(np.int8)
+    unseen = np.array([False, False, False, True, True, True])
+    metrics = zsl_gzsl_metrics(scores, labels, unseen, ks=(3, 5))
+    assert np.isnan(metrics["zsl/F1_at_5"]) and np.isnan(metrics["zsl/P_at_5"])
+    assert not np.isnan(metrics["zsl/F1_at_3"]) and not np.isnan(metrics["gzsl/F1_at_5"])

@@ -203,7 +203,12 @@ def _task_metrics(task: str, scores: np.ndarray, labels: np.ndarray, ks: Sequenc
         f"{task}/n_categories_without_positive": float((~defined).sum()),
     }
     for k in ks:
-        precision, recall, f1 = _precision_recall_f1_checked(scores, labels, k)
+        if k > scores.shape[1]:
+            # Top-K over fewer than K categories is undefined (e.g. ZSL@5 with 3 unseen categories).
+            logger.warning("%s: K=%d > %d categories; P/R/F1@%d reported as NaN", task, k, scores.shape[1], k)
+            precision = recall = f1 = float("nan")
+        else:
+            precision, recall, f1 = _precision_recall_f1_checked(scores, labels, k)
         metrics |= {f"{task}/P_at_{k}": precision, f"{task}/R_at_{k}": recall, f"{task}/F1_at_{k}": f1}
     return metrics
 
@@ -221,7 +226,8 @@ def zsl_gzsl_metrics(
         scores: Prediction scores [N, C] over the whole vocabulary (seen and unseen).
         labels: ``1`` / ``0`` / ``-1`` labels [N, C].
         unseen_mask: Boolean [C], True for unseen categories.
-        ks: Values of K for the top-K metrics (each must be <= the number of unseen categories).
+        ks: Values of K for the top-K metrics; a K larger than a task's number of categories gives NaN
+            for that task's P/R/F1@K (with a warning), e.g. ZSL@5 with only 3 unseen categories.
 
     Returns:
         Metric name → value.
