@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from torch import nn
 from ovmlr.models import ranking_loss
 from ovmlr.training.loop import (
     FeatureSplit,
+    LossFn,
     TrainingConfig,
     TrainingState,
     config_dict,
@@ -54,6 +56,39 @@ def frozen_loss(
     return loss, {"loss": float(loss.detach()), "cls": float(loss.detach())}
 
 
+@dataclass
+class TrainingTask:
+    """What ``fit`` optimises: frozen features into the head, or images through a student into the head.
+
+    Attributes:
+        module: The module optimised and checkpointed.
+        batches: ``batches(order)`` yields training batches (dicts with at least ``labels``) in that order.
+        loss: ``loss(module, batch, text, neighbours) -> (loss, parts)``.
+        n_items: Number of training images.
+        val_scores: ``val_scores(module, vocabulary) -> [N_val, C]`` scores of the validation images.
+    """
+
+    module: nn.Module
+    batches: Callable[[torch.Tensor], Iterator[dict[str, torch.Tensor]]]
+    loss: LossFn
+    n_items: int
+    val_scores: Callable[[nn.Module, Vocabulary], np.ndarray]
+
+
+def frozen_task(head: nn.Module, train: FeatureSplit, val: FeatureSplit, cfg: TrainingConfig) -> TrainingTask:
+    """Training on cached backbone features (``mode: frozen``)."""
+    device = resolve_device(cfg.device)
+
+    def val_scores(module: nn.Module, vocabulary: Vocabulary) -> np.ndarray:
+        return predict_scores(
+            module, val.global_feats, val.patch_feats, vocabulary, cfg.eval_batch_size, device
+        )
+
+    return TrainingTask(
+        head, frozen_batches(train, cfg.batch_size, device), frozen_loss, len(train), val_scores
+    )
+
+
 def _checkpoint(
     run_id: str, state: TrainingState, model: nn.Module, optimizer, scheduler, cfg: TrainingConfig
 ) -> dict[str, Any]:
@@ -69,24 +104,24 @@ def _checkpoint(
 
 
 def fit(
-    model: nn.Module,
-    train: FeatureSplit,
-    val: FeatureSplit,
+    task: TrainingTask,
+    val_labels: np.ndarray,
     vocab_seen: Vocabulary,
     vocab_all: Vocabulary,
     cfg: TrainingConfig,
     run_id: str,
     resume_from: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Train epoch by epoch, validating on ``val`` over the full vocabulary after each one.
+    """Train epoch by epoch, validating over the full vocabulary after each one.
 
     Yields:
-        One checkpoint dict per finished epoch: ``fingerprint``, ``epoch``, ``model_state``,
-        ``optimizer_state``, ``scheduler_state``, ``history`` (per-epoch metrics so far), ``config``.
+        One checkpoint dict per finished epoch: ``fingerprint``, ``epoch``, ``model_state`` (of
+        ``task.module``), ``optimizer_state``, ``scheduler_state``, ``history`` (per-epoch metrics so far),
+        ``config``.
     """
     device = resolve_device(cfg.device)
-    model.to(device)
-    steps_per_epoch = max(1, -(-len(train) // cfg.batch_size))
+    model = task.module.to(device)
+    steps_per_epoch = max(1, -(-task.n_items // cfg.batch_size))
     optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch)
     state = TrainingState()
     if resume_from is not None:
@@ -95,19 +130,13 @@ def fit(
         scheduler.load_state_dict(resume_from["scheduler_state"])
         state = TrainingState(epoch=int(resume_from["epoch"]), history=list(resume_from["history"]))
         logger.info("Resuming training %s after epoch %d of %d", run_id, state.epoch, cfg.epochs)
-    vocabulary = (
-        torch.from_numpy(vocab_seen.text).to(device),
-        torch.from_numpy(vocab_seen.neighbours).to(device),
-    )
-    batches = frozen_batches(train, cfg.batch_size, device)
+    text = torch.from_numpy(vocab_seen.text).to(device)
+    neighbours = torch.from_numpy(vocab_seen.neighbours).to(device)
     for epoch in range(state.epoch + 1, cfg.epochs + 1):
         stats = train_one_epoch(
-            model, batches, len(train), frozen_loss, vocabulary, optimizer, scheduler, cfg, epoch
+            model, task.batches, task.n_items, task.loss, (text, neighbours), optimizer, scheduler, cfg, epoch
         )
-        scores = predict_scores(
-            model, val.global_feats, val.patch_feats, vocab_all, cfg.eval_batch_size, device
-        )
-        stats.update(validation_metrics(scores, val.labels, vocab_all, cfg.ks))
+        stats.update(validation_metrics(task.val_scores(model, vocab_all), val_labels, vocab_all, cfg.ks))
         stats["epoch"] = float(epoch)
         state.epoch = epoch
         state.history.append(stats)

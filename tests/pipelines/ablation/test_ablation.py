@@ -121,6 +121,8 @@ def test_run_ablation_one_row_per_variant_and_seed_with_overrides_applied():
         tables["llm_relation_scores"],
         tables["llm_parse_stats"],
         BACKBONE,
+        {},
+        pd.DataFrame(),
         TRAINING,
         RELATION,
         ablation,

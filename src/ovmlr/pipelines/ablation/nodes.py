@@ -15,9 +15,13 @@ from typing import Any
 import pandas as pd
 import torch
 
+from ovmlr.backbones.loading import load_backbone
+from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.metrics import zsl_gzsl_metrics
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.pipelines.relation_mining.nodes import select_neighbours
+from ovmlr.pipelines.training.nodes import make_training_task
+from ovmlr.training.finetune import FinetuneConfig, split_images, student_features
 from ovmlr.training.fit import best_epoch, fit
 from ovmlr.training.loop import FeatureSplit, TrainingConfig, predict_scores, resolve_device
 from ovmlr.training.model_factory import build_model, resolve_model_config
@@ -72,31 +76,58 @@ def train_and_test(
     params: dict[str, Any],
     vocabulary: Vocabulary,
     splits: dict[str, FeatureSplit],
-    backbone_info: dict[str, Any],
+    context: dict[str, Any],
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Train one configuration, select its best validation epoch, return test metrics and run facts."""
+    """Train one configuration (frozen or finetune), select its best validation epoch, return test metrics.
+
+    Args:
+        params: The variant's ``training`` parameters.
+        vocabulary: The variant's vocabulary (prompt set and neighbours).
+        splits: ``train``, ``val``, ``test`` feature splits.
+        context: ``backbone_info``, ``backbone_spec``, ``image_manifest``.
+    """
     cfg = TrainingConfig.from_params(params["loop"])
-    model_config = resolve_model_config(params["model"], backbone_info)
-    model = build_model(model_config, seed=cfg.seed)
-    trainable = any(p.requires_grad for p in model.parameters())
-    facts: dict[str, Any] = {"trainable": trainable, "epoch": 0}
+    model = build_model(resolve_model_config(params["model"], context["backbone_info"]), seed=cfg.seed)
+    task = make_training_task(
+        cfg,
+        model,
+        splits["train"],
+        splits["val"],
+        context["backbone_spec"],
+        context["image_manifest"],
+        params.get("finetune"),
+    )
+    trainable = any(p.requires_grad for p in task.module.parameters())
+    facts: dict[str, Any] = {"trainable": trainable, "epoch": 0, "mode": cfg.mode}
     if trainable and cfg.epochs > 0:
         best_state, history = None, []
-        seen = vocabulary.subset("seen")
-        for checkpoint in fit(model, splits["train"], splits["val"], seen, vocabulary, cfg, "ablation"):
+        for checkpoint in fit(
+            task, splits["val"].labels, vocabulary.subset("seen"), vocabulary, cfg, "ablation"
+        ):
             history = checkpoint["history"]
-            epoch, _ = best_epoch(history, cfg.selection_metric)
-            if epoch == checkpoint["epoch"]:
+            if best_epoch(history, cfg.selection_metric)[0] == checkpoint["epoch"]:
                 best_state = checkpoint["model_state"]
-        model.load_state_dict(best_state)
+        task.module.load_state_dict(best_state)
         facts["epoch"], facts["val_selection"] = best_epoch(history, cfg.selection_metric)
     else:
         logger.info("no trainable parameter (or 0 epochs): evaluated as initialised")
     device = resolve_device(cfg.device)
     test = splits["test"]
-    scores = predict_scores(
-        model.to(device), test.global_feats, test.patch_feats, vocabulary, cfg.eval_batch_size, device
-    )
+    if cfg.mode == "finetune":
+        backbone = load_backbone(BackboneSpec.from_dict(context["backbone_spec"]), cfg.device)
+        ft = FinetuneConfig.from_params(params.get("finetune"))
+        images = split_images(context["image_manifest"], test, backbone, False, ft.image_root)
+        g, p = student_features(task.module.student, images, cfg.eval_batch_size, ft.num_workers, device)
+        scores = predict_scores(task.module.head, g, p, vocabulary, cfg.eval_batch_size, device)
+    else:
+        scores = predict_scores(
+            task.module.to(device),
+            test.global_feats,
+            test.patch_feats,
+            vocabulary,
+            cfg.eval_batch_size,
+            device,
+        )
     metrics = zsl_gzsl_metrics(scores, test.labels, vocabulary.unseen_mask, ks=cfg.ks)
     return {f"test/{k}": float(v) for k, v in metrics.items()}, facts
 
@@ -136,7 +167,7 @@ def _variant_rows(
         key = json.dumps([merged, source], sort_keys=True, default=str)
         if key not in memo:  # the same configuration in two tables (e.g. the full model) trains once
             vocabulary = _variant_vocabulary(variant, merged["prompt"], tables, params["relation_mining"])
-            memo[key] = train_and_test(merged, vocabulary, splits, params["backbone_info"])
+            memo[key] = train_and_test(merged, vocabulary, splits, params["context"])
         metrics, facts = memo[key]
         rows.append(
             {
@@ -171,6 +202,8 @@ def run_ablation(
     llm_relation_scores: pd.DataFrame,
     llm_parse_stats: pd.DataFrame,
     backbone_info: dict[str, Any],
+    backbone_spec: dict[str, Any],
+    image_manifest: pd.DataFrame,
     training_params: dict[str, Any],
     relation_params: dict[str, Any],
     ablation_params: dict[str, Any],
@@ -193,7 +226,11 @@ def run_ablation(
         "training": training_params,
         "relation_mining": relation_params,
         "ablation": ablation_params,
-        "backbone_info": backbone_info,
+        "context": {
+            "backbone_info": backbone_info,
+            "backbone_spec": backbone_spec,
+            "image_manifest": image_manifest,
+        },
     }
     ks = tuple(int(k) for k in training_params["loop"]["ks"])
     rows = [

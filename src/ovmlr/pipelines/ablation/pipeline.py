@@ -32,6 +32,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "llm_relation_scores",
                     "llm_parse_stats",
                     "backbone_info",
+                    "backbone_spec",
+                    "image_manifest",
                     "params:training",
                     "params:relation_mining",
                     "params:ablation",

@@ -10,11 +10,22 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ovmlr.backbones.loading import load_backbone
+from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.backbones.student import StudentImageEncoder
 from ovmlr.datasets.checkpoints import CheckpointStore
 from ovmlr.datasets.mlflow_registry import ModelRegistration
 from ovmlr.metrics import zsl_gzsl_metrics
-from ovmlr.training.fit import best_epoch, fit
-from ovmlr.training.loop import FeatureSplit, TrainingConfig, config_dict, fingerprint, predict_scores
+from ovmlr.training.finetune import FinetuneConfig, finetune_task, split_images, student_features
+from ovmlr.training.fit import TrainingTask, best_epoch, fit, frozen_task
+from ovmlr.training.loop import (
+    FeatureSplit,
+    TrainingConfig,
+    config_dict,
+    fingerprint,
+    predict_scores,
+    resolve_device,
+)
 from ovmlr.training.model_factory import build_model, resolve_model_config
 from ovmlr.training.pyfunc import C2SRTPyfuncModel, features_to_frame
 from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables, label_matrix
@@ -81,14 +92,41 @@ def assemble_eval_split(
     return assemble_split(image_embeddings, image_keys, labels, vocabulary, role="all")
 
 
+def make_training_task(
+    cfg: TrainingConfig,
+    head: torch.nn.Module,
+    train_split: FeatureSplit,
+    val_split: FeatureSplit,
+    backbone_spec: dict[str, Any],
+    image_manifest: pd.DataFrame,
+    finetune_params: dict[str, Any] | None,
+) -> TrainingTask:
+    if cfg.mode == "frozen":
+        logger.info(
+            "mode frozen: cached backbone features; the distillation loss is a no-op (encoder frozen)"
+        )
+        return frozen_task(head, train_split, val_split, cfg)
+    backbone = load_backbone(BackboneSpec.from_dict(backbone_spec), cfg.device)
+    ft = FinetuneConfig.from_params(finetune_params)
+    logger.info(
+        "mode finetune: student encoder (top %d blocks trained), λ_dist=%g",
+        ft.trainable_blocks,
+        cfg.lambda_dist,
+    )
+    return finetune_task(head, backbone, image_manifest, train_split, val_split, cfg, ft)
+
+
 def train_c2srt(
     train_split: FeatureSplit,
     val_split: FeatureSplit,
     vocabulary: Vocabulary,
     backbone_info: dict[str, Any],
+    backbone_spec: dict[str, Any],
+    image_manifest: pd.DataFrame,
     training_resume: CheckpointStore,
     loop_params: dict[str, Any],
     model_params: dict[str, Any],
+    finetune_params: dict[str, Any],
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
     """Train C²SRT; yields after every epoch so each checkpoint is saved at once.
 
@@ -97,55 +135,88 @@ def train_c2srt(
     """
     cfg = TrainingConfig.from_params(loop_params)
     model_config = resolve_model_config(model_params, backbone_info)
+    finetune = finetune_params if cfg.mode == "finetune" else None
     run_id = fingerprint(
         config_dict(cfg) | {"resume": None},
         model_config,
+        finetune,
+        backbone_info.get("backbone_id"),
         vocabulary.text,
         vocabulary.neighbours,
         train_split.image_ids.astype(str).tolist(),
     )
+    summary = {"fingerprint": run_id, "mode": cfg.mode, "model_config": model_config}
     resume_from = training_resume.latest(run_id) if cfg.resume else None
     if cfg.resume and resume_from is None:
         logger.info("resume: no checkpoint of run %s yet; training from scratch", run_id)
     if resume_from is not None and resume_from["epoch"] >= cfg.epochs:
         logger.info("Run %s already finished %d epochs; nothing to train", run_id, cfg.epochs)
-    model = build_model(model_config, seed=cfg.seed)
-    vocab_seen = vocabulary.subset("seen")
-    for checkpoint in fit(model, train_split, val_split, vocab_seen, vocabulary, cfg, run_id, resume_from):
+        yield resume_from, {}, summary | {"epochs_done": int(resume_from["epoch"])}
+        return
+    head = build_model(model_config, seed=cfg.seed)
+    task = make_training_task(cfg, head, train_split, val_split, backbone_spec, image_manifest, finetune)
+    for checkpoint in fit(
+        task, val_split.labels, vocabulary.subset("seen"), vocabulary, cfg, run_id, resume_from
+    ):
         epoch = checkpoint["epoch"]
         metrics = {
             k: {"value": v, "step": epoch} for k, v in checkpoint["history"][-1].items() if k != "epoch"
         }
-        summary = {"fingerprint": run_id, "epochs_done": epoch, "model_config": model_config}
-        yield checkpoint | {"model_config": model_config}, metrics, summary
-    if resume_from is not None and resume_from["epoch"] >= cfg.epochs:
-        yield (
-            resume_from,
-            {},
-            {"fingerprint": run_id, "epochs_done": resume_from["epoch"], "model_config": model_config},
-        )
+        yield checkpoint, metrics, summary | {"epochs_done": epoch}
+
+
+def _split_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 def select_best_checkpoint(
     training_checkpoints: CheckpointStore, training_run: dict[str, Any], loop_params: dict[str, Any]
 ) -> dict[str, Any]:
-    """The checkpoint of the epoch with the best validation metric (never the test split)."""
+    """The checkpoint of the epoch with the best validation metric (never the test split).
+
+    In finetune mode the checkpoint holds the student encoder too (``student_state``).
+    """
     cfg = TrainingConfig.from_params(loop_params)
     last = training_checkpoints.latest(training_run["fingerprint"])
     if last is None:
         raise ValueError(f"No checkpoint for training run {training_run['fingerprint']}")
     epoch, value = best_epoch(last["history"], cfg.selection_metric)
-    chosen = training_checkpoints.load(training_run["fingerprint"], epoch)
+    state = training_checkpoints.load(training_run["fingerprint"], epoch)["model_state"]
     logger.info("Selected epoch %d of %d: val %s = %.4f", epoch, last["epoch"], cfg.selection_metric, value)
+    finetuned = training_run["mode"] == "finetune"
     return {
+        "mode": training_run["mode"],
         "model_config": training_run["model_config"],
-        "model_state": chosen["model_state"],
+        "model_state": _split_state(state, "head.") if finetuned else state,
+        "student_state": _split_state(state, "student.") if finetuned else None,
         "epoch": epoch,
         "selection_metric": cfg.selection_metric,
         "selection_value": value,
         "fingerprint": training_run["fingerprint"],
         "history": last["history"],
     }
+
+
+def encode_split(
+    c2srt_trained: dict[str, Any],
+    split: FeatureSplit,
+    image_manifest: pd.DataFrame,
+    backbone_spec: dict[str, Any],
+    loop_params: dict[str, Any],
+    finetune_params: dict[str, Any],
+) -> FeatureSplit:
+    """The split's features as the trained model sees them: cached (frozen) or through the student."""
+    if c2srt_trained["mode"] == "frozen":
+        return split
+    cfg = TrainingConfig.from_params(loop_params)
+    ft = FinetuneConfig.from_params(finetune_params)
+    backbone = load_backbone(BackboneSpec.from_dict(backbone_spec), cfg.device)
+    student = StudentImageEncoder(backbone.model.visual, ft.trainable_blocks)
+    student.load_state_dict(c2srt_trained["student_state"])
+    images = split_images(image_manifest, split, backbone, False, ft.image_root)
+    device = resolve_device(cfg.device)
+    g, p = student_features(student.to(device), images, cfg.eval_batch_size, ft.num_workers, device)
+    return FeatureSplit(split.image_ids, g, p, split.labels)
 
 
 def score_split(trained_model: dict[str, Any], split: FeatureSplit, vocabulary: Vocabulary) -> pd.DataFrame:
