@@ -1,0 +1,157 @@
+"""The training loop: loss decreases, resume equals uninterrupted, finetune trains only the top blocks."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from ovmlr.backbones.features import encode_image_tokens
+from ovmlr.backbones.loading import load_backbone
+from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.training.finetune import FinetuneConfig, finetune_task
+from ovmlr.training.fit import best_epoch, fit, frozen_task
+from ovmlr.training.loop import FeatureSplit, TrainingConfig
+from ovmlr.training.model_factory import build_model, resolve_model_config
+from ovmlr.training.vocabulary import Vocabulary
+
+D, P, C = 16, 4, 5
+BACKBONE_INFO = {"embed_dim": D, "logit_scale": 10.0, "backbone_id": "toy"}
+MODEL = {
+    "config": "c2srt_small",
+    "overrides": {"embed_dim": D, "ist.heads": 2, "ist.hidden_dim": 16, "isr.max_patches": 2},
+}
+
+
+def _vocabulary(seed=0) -> Vocabulary:
+    rng = np.random.default_rng(seed)
+    text = rng.normal(size=(C, D)).astype(np.float32)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    return Vocabulary(
+        np.arange(C),
+        tuple("abcde"),
+        ("seen",) * 3 + ("unseen",) * 2,
+        text,
+        np.array([[1, 2], [0, 2], [0, 1], [0, 1], [1, 2]]),
+    )
+
+
+def _split(vocab: Vocabulary, n: int, columns, seed: int) -> FeatureSplit:
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((n, C)) < 0.4).astype(np.int8)
+    g = labels.astype(np.float32) @ vocab.text + 0.5 * rng.normal(size=(n, D)).astype(np.float32)
+    patches = g[:, None, :] + 0.5 * rng.normal(size=(n, P, D)).astype(np.float32)
+    return FeatureSplit(np.array([f"i{seed}_{i}" for i in range(n)]), g, patches, labels[:, columns])
+
+
+def _setup(epochs=3):
+    vocab = _vocabulary()
+    cfg = TrainingConfig.from_params(
+        {"epochs": epochs, "batch_size": 16, "lr": 5e-3, "seed": 3, "ks": [1, 2], "device": "cpu"}
+    )
+    train = _split(vocab, 96, [0, 1, 2], seed=1)
+    val = _split(vocab, 32, list(range(C)), seed=2)
+    config = resolve_model_config(MODEL, BACKBONE_INFO)
+    return vocab, cfg, train, val, config
+
+
+def _run(vocab, cfg, train, val, config, resume_from=None, stop_after=None):
+    head = build_model(config, seed=cfg.seed)
+    checkpoints = []
+    for ckpt in fit(
+        frozen_task(head, train, val, cfg), val.labels, vocab.subset("seen"), vocab, cfg, "run", resume_from
+    ):
+        checkpoints.append(ckpt)
+        if stop_after and ckpt["epoch"] == stop_after:
+            break  # an interruption: the generator is abandoned after this epoch's checkpoint
+    return checkpoints
+
+
+def test_training_loss_decreases_and_selection_uses_validation():
+    vocab, cfg, train, val, config = _setup(epochs=4)
+    history = _run(vocab, cfg, train, val, config)[-1]["history"]
+    losses = [h["train/loss"] for h in history]
+    assert losses[-1] < losses[0]
+    epoch, value = best_epoch(history, "gzsl/mAP")
+    assert value == max(h["val/gzsl/mAP"] for h in history) and 1 <= epoch <= 4
+    with pytest.raises(ValueError, match="'val/nope' was not recorded"):
+        best_epoch(history, "nope")
+
+
+def test_resume_equals_uninterrupted():
+    vocab, cfg, train, val, config = _setup(epochs=3)
+    full = _run(vocab, cfg, train, val, config)
+    interrupted = _run(vocab, cfg, train, val, config, stop_after=1)
+    resumed = _run(vocab, cfg, train, val, config, resume_from=interrupted[-1])
+    assert [c["epoch"] for c in resumed] == [2, 3]
+    for key, value in full[-1]["model_state"].items():
+        torch.testing.assert_close(resumed[-1]["model_state"][key], value, rtol=0, atol=0)
+    strip = [{k: v for k, v in h.items() if k != "train/images_per_s"} for h in full[-1]["history"]]
+    assert [
+        {k: v for k, v in h.items() if k != "train/images_per_s"} for h in resumed[-1]["history"]
+    ] == strip
+
+
+def test_unknown_training_parameter_is_named():
+    with pytest.raises(ValueError, match=r"Unknown training parameters \['epohcs'\]"):
+        TrainingConfig.from_params({"epohcs": 3})
+    with pytest.raises(ValueError, match="training.mode must be 'frozen' or 'finetune'"):
+        TrainingConfig.from_params({"mode": "frozen-ish"})
+
+
+TINY_CLIP = {
+    "embed_dim": D,
+    "vision_cfg": {"image_size": 32, "patch_size": 16, "width": 32, "layers": 2, "head_width": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+@pytest.mark.slow
+def test_finetune_trains_top_block_with_distillation(tmp_path):
+    spec = BackboneSpec(model_name="ovmlr-test-tiny-clip", model_config=TINY_CLIP, allow_random_weights=True)
+    backbone = load_backbone(spec, "cpu")
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(24):
+        path = tmp_path / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
+        rows.append({"image_id": f"img{i}", "path": str(path), "split": "train" if i < 16 else "val"})
+    manifest = pd.DataFrame(rows)
+    images = torch.stack([backbone.preprocess(Image.open(r["path"])) for r in rows])
+    with torch.inference_mode():
+        g, p = encode_image_tokens(backbone.model.visual, images)
+    vocab = _vocabulary()
+    labels = (rng.random((24, C)) < 0.4).astype(np.int8)
+    ids = manifest.image_id.to_numpy()
+    train = FeatureSplit(ids[:16], g[:16].numpy(), p[:16].numpy(), labels[:16, :3])
+    val = FeatureSplit(ids[16:], g[16:].numpy(), p[16:].numpy(), labels[16:])
+    cfg = TrainingConfig.from_params(
+        {
+            "mode": "finetune",
+            "epochs": 2,
+            "batch_size": 8,
+            "lr": 1e-3,
+            "ks": [1, 2],
+            "device": "cpu",
+            "lambda_dist": 1.0,
+        }
+    )
+    config = resolve_model_config(
+        {"config": "c2srt_small", "overrides": MODEL["overrides"] | {"isr.max_patches": 1}}, BACKBONE_INFO
+    )
+    task = finetune_task(
+        build_model(config), backbone, manifest, train, val, cfg, FinetuneConfig(trainable_blocks=1)
+    )
+    with torch.inference_mode():  # the student starts as the teacher: distillation target met at step 0
+        torch.testing.assert_close(task.module.student(images[:4])[0], g[:4])
+    before = {k: v.clone() for k, v in task.module.student.state_dict().items()}
+    checkpoints = list(fit(task, val.labels, vocab.subset("seen"), vocab, cfg, "ft"))
+    history = checkpoints[-1]["history"]
+    assert all(np.isfinite(h["train/dist"]) and h["train/dist"] > 0 for h in history)
+    assert history[0]["train/loss"] == pytest.approx(history[0]["train/cls"] + history[0]["train/dist"])
+    after = task.module.student.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(
+        k.startswith(("visual.transformer.resblocks.1.", "visual.ln_post", "visual.proj")) for k in changed
+    )
+    assert not any(k.startswith("visual.transformer.resblocks.0.") for k in changed)
