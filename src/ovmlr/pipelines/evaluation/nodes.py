@@ -38,7 +38,7 @@ from .selection import (
     subsample_rows,
     top_predictions_table,
 )
-from .summary import category_ap_table, json_safe, method_metrics, metrics_markdown, mlflow_metrics, split_ks
+from .summary import category_ap_table, method_metrics, metrics_markdown, mlflow_metrics, split_ks
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +141,9 @@ def evaluate_methods(
         metrics = method_metrics(matrix, evaluation_test_split.labels, unseen, ks)
         methods[method] = {
             "label": METHOD_LABELS[method],
-            "metrics": {k: json_safe(v) for k, v in metrics.items()},
+            "metrics": metrics,
         }
-        shown = {k: round(v, 4) for k, v in metrics.items() if "mAP" in k or "F1" in k}
+        shown = {k: v if v is None else round(v, 4) for k, v in metrics.items() if "mAP" in k or "F1" in k}
         logger.info("%s: %s", METHOD_LABELS[method], shown)
     return {
         "model": evaluation_model_info,

@@ -2,7 +2,8 @@
 
 Metric semantics are those of :mod:`ovmlr.metrics` (ZSL: unseen columns only; GZSL: all columns). A top-K
 value larger than the number of unseen categories has no ZSL meaning (fewer candidates than predictions):
-it is computed for GZSL only, logged, and listed under ``zsl_skipped_ks`` in the summary.
+the metrics give NaN for it, the summary ``None`` (strict JSON) and lists it under ``zsl_skipped_ks``,
+MLflow does not receive it, and the markdown table shows "—".
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ovmlr.metrics import average_precision, precision_recall_f1_at_k, zsl_gzsl_metrics
+from ovmlr.metrics import average_precision, zsl_gzsl_metrics
 from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -31,17 +32,10 @@ def split_ks(ks: Sequence[int], n_unseen: int) -> tuple[list[int], list[int]]:
 
 def method_metrics(
     scores: np.ndarray, labels: np.ndarray, unseen_mask: np.ndarray, ks: Sequence[int]
-) -> dict[str, float]:
-    """ZSL / GZSL mAP and P/R/F1@K of one method (keys as :func:`ovmlr.metrics.zsl_gzsl_metrics`).
-
-    ZSL top-K metrics with K above the number of unseen categories are left out (see the module docstring).
-    """
-    zsl_ks, skipped = split_ks(ks, int(unseen_mask.sum()))
-    metrics = zsl_gzsl_metrics(scores, labels, unseen_mask, ks=tuple(zsl_ks))
-    for k in skipped:
-        precision, recall, f1 = precision_recall_f1_at_k(scores, labels, k)
-        metrics |= {f"gzsl/P_at_{k}": precision, f"gzsl/R_at_{k}": recall, f"gzsl/F1_at_{k}": f1}
-    return metrics
+) -> dict[str, float | None]:
+    """ZSL / GZSL mAP and P/R/F1@K of one method (as :func:`ovmlr.metrics.zsl_gzsl_metrics`), NaN → None."""
+    metrics = zsl_gzsl_metrics(scores, labels, unseen_mask, ks=tuple(int(k) for k in ks))
+    return {name: json_safe(value) for name, value in metrics.items()}
 
 
 def json_safe(value: float) -> float | None:
