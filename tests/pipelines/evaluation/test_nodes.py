@@ -92,6 +92,15 @@ def test_unwrap_champion_rejects_other_models(world) -> None:
         unwrap_champion(world.python_model)
     assert unwrap_champion(world.champion).num_patches == P
 
+    class FineTuned:
+        def unwrap_python_model(self):
+            python_model = C2SRTPyfuncModel(world.model_config, {}, world.vocabulary, P)
+            python_model.student_state = {"w": torch.zeros(1)}
+            return python_model
+
+    with pytest.raises(ValueError, match="fine-tuned"):
+        unwrap_champion(FineTuned())
+
 
 def test_baselines_match_the_model_functions(world) -> None:
     split = _split(world)
