@@ -12,3 +12,8 @@ from .nus_wide import NusWideDataset  # noqa: E402
 from .open_images import OpenImagesDataset  # noqa: E402
 
 __all__ += ["FashionMNISTDataset", "IDXDataset", "NameListDataset", "NusWideDataset", "OpenImagesDataset"]
+
+# The chat LLM of relation mining (relation_mining stage).
+from .llm_backend import LLMBackendDataset  # noqa: E402
+
+__all__ += ["LLMBackendDataset"]
