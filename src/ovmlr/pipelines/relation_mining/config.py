@@ -1,0 +1,71 @@
+"""Typed parameters of the ``relation_mining`` pipeline (``conf/base/parameters_relation_mining.yml``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ovmlr.llm.prompt import OUTPUT_FORMATS
+
+SOURCES = ("llm", "similarity", "cooccurrence", "random")
+FALLBACKS = ("similarity", "fail")
+
+
+@dataclass(frozen=True)
+class LLMQueryConfig:
+    """How the LLM is queried (``relation_mining.llm``).
+
+    Attributes:
+        n_queries: Queries per category and chunk; strengths are averaged over them (Supplement B.3).
+        temperature: Sampling temperature (with ``n_queries`` > 1 the answers should differ).
+        seed: Base sampling seed; query ``q`` uses ``seed + q``.
+        max_tokens: Bound on each answer's tokens (keeps a CPU run short).
+        output_format: ``json`` (constrained decoding where the backend supports it) or ``text`` (the
+            paper's answer format, verbatim).
+        chunk_size: Seen categories listed per prompt; ``None`` lists all in one prompt. Smaller chunks fit
+            small context windows at the cost of more calls (scores of the chunks are merged).
+        max_relations: ``json`` only: most related categories one answer may list.
+        max_explanation_chars: ``json`` only: longest explanation.
+        save_every: Answers per cache shard (an interruption loses at most this many).
+        shuffle_candidates: List each query's candidates in a different seeded order (against a small
+            model's bias for the first names listed); ``False`` keeps category order in every query.
+    """
+
+    n_queries: int = 3
+    temperature: float = 0.7
+    seed: int = 0
+    max_tokens: int = 256
+    output_format: str = "json"
+    chunk_size: int | None = None
+    max_relations: int = 8
+    max_explanation_chars: int = 60
+    save_every: int = 10
+    shuffle_candidates: bool = True
+
+    def __post_init__(self) -> None:
+        if self.output_format not in OUTPUT_FORMATS:
+            raise ValueError(
+                f"relation_mining.llm.output_format must be one of {OUTPUT_FORMATS}, "
+                f"got {self.output_format!r}"
+            )
+        for name in ("n_queries", "max_tokens", "max_relations", "max_explanation_chars", "save_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"relation_mining.llm.{name} must be >= 1, got {getattr(self, name)}")
+        if self.chunk_size is not None and self.chunk_size < 1:
+            raise ValueError(f"relation_mining.llm.chunk_size must be >= 1 or null, got {self.chunk_size}")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> LLMQueryConfig:
+        """Build from the parameters dict; an unknown key is an error naming it."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown relation_mining.llm parameter(s) {unknown}; known: {sorted(known)}")
+        return cls(**params)
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else a ``ValueError`` naming the parameter."""
+    if value not in choices:
+        raise ValueError(f"relation_mining.{name} must be one of {choices}, got {value!r}")
+    return value
