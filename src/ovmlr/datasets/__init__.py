@@ -17,3 +17,9 @@ __all__ += ["FashionMNISTDataset", "IDXDataset", "NameListDataset", "NusWideData
 from .llm_backend import LLMBackendDataset  # noqa: E402
 
 __all__ += ["LLMBackendDataset"]
+
+# The backbone and feature_extraction stages: torch checkpoints and the image embedding cache.
+from .embedding_cache import EmbeddingCacheDataset, EmbeddingChunk, EmbeddingStore  # noqa: E402
+from .torch_state_dict import TorchStateDictDataset  # noqa: E402
+
+__all__ += ["EmbeddingCacheDataset", "EmbeddingChunk", "EmbeddingStore", "TorchStateDictDataset"]

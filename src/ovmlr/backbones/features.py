@@ -1,0 +1,116 @@
+"""Image and text features of the frozen backbone (Eq. 1, 3 and 24), through open_clip's own API.
+
+Shapes: B images, P patches, D joint embedding dim, C categories, T prompt templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from open_clip.transformer import VisionTransformer
+from torch import nn
+
+ENSEMBLE = "__ensemble__"
+
+
+def encode_image_tokens(visual: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Global feature and projected patch tokens of a ViT image tower (Eq. 1).
+
+    .. math::
+        \\mathcal{F}_p, f_G = \\Phi_1(\\mathbf{x})
+
+    ``f_G`` is exactly ``model.encode_image(x)`` (the pooled [CLS] token through ``ln_post`` and ``proj``);
+    ``F_p`` are the last block's patch tokens through the same ``ln_post`` and ``proj``, so patches and the
+    global feature live in the joint image-text space (as MKT's patch features do). Uses
+    ``VisionTransformer.forward_intermediates``, one forward pass.
+
+    Args:
+        visual: An open_clip ``VisionTransformer`` (``model.visual``) without attentional pooling.
+        images: Preprocessed images.
+
+    Returns:
+        ``(global [B, D], patches [B, P, D])``, not normalised.
+
+    Shapes:
+        images ``[B, 3, H, W]`` -> ``[B, D]``, ``[B, P, D]`` with ``P = (H / patch) * (W / patch)``.
+
+    Raises:
+        TypeError: ``visual`` is not an open_clip ViT, or pools with attention (no per-patch tokens).
+    """
+    if not isinstance(visual, VisionTransformer) or visual.attn_pool is not None:
+        raise TypeError(
+            f"encode_image_tokens needs an open_clip VisionTransformer without attentional pooling, "
+            f"got {type(visual).__name__}"
+        )
+    out = visual.forward_intermediates(images, indices=1, normalize_intermediates=True, output_fmt="NLC")
+    patches = out["image_intermediates"][-1]  # [B, P, width], after ln_post
+    if visual.proj is not None:
+        patches = patches @ visual.proj  # [B, P, D]
+    return out["image_features"], patches
+
+
+def fill_templates(templates: Sequence[str], names: Sequence[str]) -> list[str]:
+    """Prompts ``template.format(name)``, template-major (``T * C`` strings).
+
+    Raises:
+        ValueError: No template, or a template without exactly one ``{}`` placeholder.
+    """
+    if not templates:
+        raise ValueError("at least one prompt template is needed")
+    for template in templates:
+        if template.count("{}") != 1:
+            raise ValueError(f"prompt template {template!r} must contain exactly one '{{}}' placeholder")
+    return [template.format(name) for template in templates for name in names]
+
+
+@torch.inference_mode()
+def encode_prompts(
+    model: nn.Module,
+    tokenizer: Callable[[list[str]], torch.Tensor],
+    prompts: Sequence[str],
+    batch_size: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """L2-normalised text features of ``prompts`` (Eq. 3), ``[N, D]`` on the CPU, float32."""
+    chunks = []
+    for start in range(0, len(prompts), batch_size):
+        tokens = tokenizer(list(prompts[start : start + batch_size])).to(device)
+        chunks.append(model.encode_text(tokens, normalize=True).float().cpu())
+    return torch.cat(chunks) if chunks else torch.empty(0, 0)
+
+
+def ensemble_text_features(per_template: torch.Tensor) -> torch.Tensor:
+    """Prompt ensemble (Eq. 24): the normalised sum over templates of the per-template features.
+
+    .. math::
+        f_{txt}^{(c)} = \\sum_{i=1}^{T} \\Phi_T^{CLIP}(\\text{prompt}_{t_i}(c))
+
+    The per-template features are L2-normalised first (as CLIP's zero-shot classifier does), so the result
+    is the normalised *mean* direction; the sum and the mean differ only by a scale removed by the final
+    normalisation.
+
+    Shapes:
+        per_template ``[T, C, D]`` -> ``[C, D]``.
+    """
+    return F.normalize(per_template.sum(dim=0), dim=-1)
+
+
+def category_text_features(
+    model: nn.Module,
+    tokenizer: Callable[[list[str]], torch.Tensor],
+    names: Sequence[str],
+    templates: Sequence[str],
+    batch_size: int,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-template and ensembled text features of every category name.
+
+    Returns:
+        ``(per_template [T, C, D], ensemble [C, D])``, L2-normalised, float32 on the CPU.
+    """
+    prompts = fill_templates(templates, names)
+    flat = encode_prompts(model, tokenizer, prompts, batch_size, device)  # [T * C, D]
+    per_template = flat.reshape(len(templates), len(names), -1)
+    return per_template, ensemble_text_features(per_template)

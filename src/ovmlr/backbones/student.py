@@ -1,0 +1,96 @@
+"""The trainable image encoder of the finetune training mode (Sec. 3.2) and its manifest image dataset.
+
+C²SRT fine-tunes the vision encoder :math:`\\Phi_1`, initialised from CLIP, while a knowledge-distillation
+loss keeps its global feature close to the frozen CLIP's (Eq. 2, ``L_dist = ||f_G - f_G^CLIP||_1``). The
+student is a copy of the frozen backbone's image tower in which only the top ``trainable_blocks``
+transformer blocks, ``ln_post`` and ``proj`` are trained, the rest frozen (MKT's ``fix_layer``). At
+initialisation its outputs equal the frozen backbone's, i.e. the cached features.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import pandas as pd
+import torch
+from open_clip.transformer import VisionTransformer
+from PIL import Image
+from torch import nn
+
+from .features import encode_image_tokens
+from .images import ImageFileDataset, resolve_paths
+
+
+class StudentImageEncoder(nn.Module):
+    """A trainable copy of a frozen open_clip ViT image tower.
+
+    Args:
+        visual: The frozen backbone's image tower (``model.visual``); it is copied, never modified.
+        trainable_blocks: How many of the top transformer blocks are trained (0: only ``ln_post`` and
+            ``proj``).
+
+    Shapes:
+        images ``[B, 3, H, W]`` -> ``(global [B, D], patches [B, P, D])``.
+    """
+
+    def __init__(self, visual: nn.Module, trainable_blocks: int) -> None:
+        super().__init__()
+        if not isinstance(visual, VisionTransformer):
+            raise TypeError(
+                f"StudentImageEncoder needs an open_clip VisionTransformer, got {type(visual).__name__}"
+            )
+        blocks = len(visual.transformer.resblocks)
+        if not 0 <= trainable_blocks <= blocks:
+            raise ValueError(f"trainable_blocks must be in [0, {blocks}], got {trainable_blocks}")
+        self.trainable_blocks = trainable_blocks
+        self.visual = copy.deepcopy(visual)
+        self.visual.requires_grad_(False)
+        for block in self.visual.transformer.resblocks[blocks - trainable_blocks :]:
+            block.requires_grad_(True)
+        self.visual.ln_post.requires_grad_(True)
+        if self.visual.proj is not None:
+            self.visual.proj.requires_grad_(True)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Global feature and projected patch tokens (Eq. 1), like the frozen backbone's cached ones."""
+        return encode_image_tokens(self.visual, images)
+
+    def __repr__(self) -> str:
+        blocks = len(self.visual.transformer.resblocks)
+        name = type(self).__name__
+        return f"{name}(trainable_blocks={self.trainable_blocks}/{blocks}, out_dim={self.visual.output_dim})"
+
+
+class ManifestImageDataset(ImageFileDataset):
+    """The images of an ``image_manifest`` (or a subset of its rows) with the backbone's preprocessing.
+
+    Args:
+        manifest: Rows with ``image_id`` and ``path`` (absolute, or relative to ``image_root``).
+        preprocess: The backbone's inference transform.
+        image_size: ``(H, W)`` of the preprocessed images.
+        image_root: Folder relative paths start from (the project root).
+        augment: A training transform (e.g. the backbone's ``preprocess_train``) used instead of
+            ``preprocess``; ``None`` for none.
+
+    Items are ``(image [3, H, W], image_id)``; an undecodable file raises with its path.
+    """
+
+    def __init__(
+        self,
+        manifest: pd.DataFrame,
+        preprocess: Callable[[Image.Image], torch.Tensor],
+        image_size: tuple[int, int],
+        image_root: str = ".",
+        augment: Callable[[Image.Image], torch.Tensor] | None = None,
+    ) -> None:
+        missing = [c for c in ("image_id", "path") if c not in manifest.columns]
+        if missing:
+            raise ValueError(f"image manifest lacks columns {missing}")
+        paths = resolve_paths(manifest["path"].astype(str).tolist(), image_root)
+        super().__init__(paths, augment or preprocess, image_size, skip_errors=False)
+        self.image_ids = manifest["image_id"].astype(str).tolist()
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:  # type: ignore[override]
+        image, _ = super().__getitem__(index)
+        return image, self.image_ids[index]

@@ -1,0 +1,277 @@
+"""The image embedding cache: per backbone, per image content hash, a global feature and patch features.
+
+Layout: ``<path>/<backbone_id>/part-*.parquet``, one :class:`~ovmlr.datasets.ShardedParquetDataset` per
+backbone, so a changed backbone gets its own folder and caches are never mixed. Each save (one chunk
+yielded by the extraction node) appends one atomically written shard; an interrupted run leaves complete
+shards only and the next run computes just the missing images.
+
+Shard schema: ``image_key`` (string), ``global`` (fixed_size_list<D>), ``patches``
+(fixed_size_list<fixed_size_list<D>, P>), ``error`` (string, null when the image was encoded). Features
+are stored as ``storage_dtype`` (float16 halves the size) and always loaded as contiguous float32 arrays
+by flattening the fixed-size lists - no per-row Python loop. An image that could not be decoded is
+recorded with its ``error`` (and zero placeholder features), so it is reported without being retried on
+every run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from kedro.io import AbstractDataset, DatasetError
+
+from .sharded_parquet import ShardedParquetDataset
+
+_DTYPES = {"float32": pa.float32(), "float16": pa.float16()}
+
+
+@dataclass(frozen=True)
+class EmbeddingChunk:
+    """Features of a batch of images of one backbone, as the extraction node yields them.
+
+    Attributes:
+        backbone_id: The backbone that produced them (selects the cache folder).
+        image_keys: Content hashes, one per row.
+        global_feats: ``[N, D]`` float32 (rows of failed images are stored as zeros).
+        patch_feats: ``[N, P, D]`` float32 (rows of failed images are stored as zeros).
+        errors: Per row ``None`` (encoded) or why the image could not be used.
+    """
+
+    backbone_id: str
+    image_keys: Sequence[str]
+    global_feats: np.ndarray
+    patch_feats: np.ndarray
+    errors: Sequence[str | None]
+
+    def __post_init__(self) -> None:
+        n = len(self.image_keys)
+        if self.global_feats.ndim != 2 or self.patch_feats.ndim != 3 or len(self.errors) != n:
+            raise ValueError(
+                f"EmbeddingChunk of {n} keys: global must be [N, D], patches [N, P, D] and errors [N]; got "
+                f"{self.global_feats.shape}, {self.patch_feats.shape}, {len(self.errors)} errors"
+            )
+        if self.global_feats.shape[0] != n or self.patch_feats.shape[0] != n:
+            raise ValueError(f"EmbeddingChunk: {n} keys but {self.global_feats.shape[0]} feature rows")
+
+    @classmethod
+    def empty(cls, backbone_id: str, dim: int, num_patches: int) -> EmbeddingChunk:
+        """A chunk with no row (what a warm run yields)."""
+        return cls(
+            backbone_id, [], np.zeros((0, dim), np.float32), np.zeros((0, num_patches, dim), np.float32), []
+        )
+
+
+def _fixed_lists(values: np.ndarray, dtype: pa.DataType) -> pa.Array:
+    """Nested fixed-size lists ``[N, *shape]`` over the values of ``values`` ``[N, *shape]``."""
+    array: pa.Array = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1)).cast(dtype)
+    for size in reversed(values.shape[1:]):
+        array = pa.FixedSizeListArray.from_arrays(array, size)
+    return array
+
+
+def chunk_to_table(chunk: EmbeddingChunk, storage_dtype: str) -> pa.Table:
+    """The Arrow table of one shard."""
+    dtype = _DTYPES[storage_dtype]
+    failed = np.array([e is not None for e in chunk.errors], dtype=bool)
+    global_feats, patch_feats = chunk.global_feats.copy(), chunk.patch_feats.copy()
+    global_feats[failed], patch_feats[failed] = 0.0, 0.0  # placeholders; the error column marks them
+    return pa.table(
+        {
+            "image_key": pa.array(list(chunk.image_keys), type=pa.string()),
+            "global": _fixed_lists(global_feats, dtype),
+            "patches": _fixed_lists(patch_feats, dtype),
+            "error": pa.array(list(chunk.errors), type=pa.string()),
+        }
+    )
+
+
+def _as_float32(table: pa.Table) -> pa.Table:
+    """The shard with float32 features (shards written with another ``storage_dtype`` load together)."""
+    fields = []
+    for field in table.schema:
+        element = field.type
+        sizes = []
+        while pa.types.is_fixed_size_list(element):
+            sizes.append(element.list_size)
+            element = element.value_type
+        target: pa.DataType = pa.float32() if sizes else field.type
+        for size in reversed(sizes):
+            target = pa.list_(target, size)
+        fields.append(pa.field(field.name, target))
+    return table.cast(pa.schema(fields))
+
+
+def _flat_float32(column: pa.ChunkedArray, depth: int) -> np.ndarray:
+    """The values under ``depth`` levels of fixed-size lists, as a contiguous float32 vector."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    for _ in range(depth):
+        array = array.flatten()
+    values = array.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return np.require(values, requirements=["C", "W"])  # a writable array (Arrow buffers are read-only)
+
+
+class EmbeddingStore:
+    """Read access to the cached embeddings of one backbone (what the ``image_embeddings`` dataset loads).
+
+    Args:
+        folder: ``<cache root>/<backbone_id>``.
+        backbone_id: The backbone whose embeddings these are.
+    """
+
+    def __init__(self, folder: Path, backbone_id: str) -> None:
+        self.folder = Path(folder)
+        self.backbone_id = backbone_id
+        self._shards = ShardedParquetDataset(str(folder))
+
+    def __repr__(self) -> str:
+        return f"EmbeddingStore(backbone_id={self.backbone_id!r}, shards={len(self._shards.shard_paths())})"
+
+    def status(self) -> pd.DataFrame:
+        """Every cached key with its ``error`` (``None`` when encoded), first occurrence per key."""
+        table = self._shards.load_table(columns=["image_key", "error"])
+        if table is None:
+            return pd.DataFrame({"image_key": pd.Series(dtype=str), "error": pd.Series(dtype=object)})
+        frame = table.to_pandas().drop_duplicates("image_key", keep="first").reset_index(drop=True)
+        return frame.astype({"error": object}).where(frame.notna(), None)
+
+    def _rows(self, wanted: pa.Array) -> pa.Table | None:
+        """Rows of ``wanted`` keys from every shard (only shards holding one are read in full)."""
+        found = []
+        for shard in self._shards.shard_paths():
+            try:
+                hits = pc.is_in(pq.read_table(shard, columns=["image_key"])["image_key"], value_set=wanted)
+                if pc.any(hits).as_py():
+                    found.append(_as_float32(pq.read_table(shard).filter(hits)))
+            except pa.ArrowException as exc:
+                raise DatasetError(f"Cannot read cache shard '{shard}': {exc}") from exc
+        return pa.concat_tables(found) if found else None
+
+    def load(self, image_keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Features of ``image_keys``, in the order asked.
+
+        Returns:
+            ``(global [N, D], patches [N, P, D])``, contiguous float32.
+
+        Raises:
+            KeyError: Keys not in the cache of this backbone, or recorded as failed (named, up to 10).
+        """
+        keys = pd.Index(list(image_keys), dtype=object)
+        table = self._rows(pa.array(keys.unique().tolist(), type=pa.string())) if len(keys) else None
+        if table is None:
+            if len(keys):
+                raise KeyError(
+                    f"{len(keys)} image keys are not cached for backbone {self.backbone_id}: "
+                    f"{keys[:10].tolist()}"
+                )
+            return np.zeros((0, 0), np.float32), np.zeros((0, 0, 0), np.float32)
+        cached = pd.Index(table["image_key"].to_pylist())
+        first = ~cached.duplicated()
+        table, cached = table.filter(pa.array(first)), cached[first]
+        position = cached.get_indexer(keys)
+        missing = keys[position < 0]
+        if len(missing):
+            raise KeyError(
+                f"{len(missing)} image keys are not cached for backbone {self.backbone_id}: "
+                f"{missing[:10].tolist()}"
+            )
+        table = table.take(pa.array(position))
+        errors = table["error"].to_pandas()
+        if errors.notna().any():
+            failed = [
+                f"{k}: {e}" for k, e in zip(keys[errors.notna().to_numpy()], errors.dropna(), strict=True)
+            ][:10]
+            raise KeyError(
+                f"{int(errors.notna().sum())} requested images have no features (failed): {failed}"
+            )
+        return self._arrays(table)
+
+    @staticmethod
+    def _arrays(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """Contiguous float32 ``[N, D]`` and ``[N, P, D]`` from a table of encoded rows."""
+        n = table.num_rows
+        dim = table.schema.field("global").type.list_size
+        num_patches = table.schema.field("patches").type.list_size
+        global_feats = _flat_float32(table["global"], 1).reshape(n, dim)
+        patch_feats = _flat_float32(table["patches"], 2).reshape(n, num_patches, dim)
+        return global_feats, patch_feats
+
+
+class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
+    """Sharded parquet cache of image embeddings, one folder per backbone.
+
+    ``save`` takes an :class:`EmbeddingChunk` and appends one shard to ``<path>/<chunk.backbone_id>/``
+    (empty chunks write nothing). ``load`` returns the :class:`EmbeddingStore` of the backbone named by the
+    ``backbone_spec`` JSON file (read at load time, so a spec written earlier in the same run is used).
+
+    Example catalog entry::
+
+        image_embeddings:
+          type: ovmlr.datasets.EmbeddingCacheDataset
+          path: ${globals:embedding_cache_dir}
+          backbone_spec_filepath: ${globals:backbone_spec_path}
+          storage_dtype: float32
+
+    Args:
+        path: Root folder of the cache.
+        backbone_spec_filepath: The ``backbone_spec`` JSON whose ``backbone_id`` selects the folder to load.
+        storage_dtype: ``float32`` or ``float16``, the on-disk feature type.
+        metadata: Kedro-Viz and plugin metadata, ignored here.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        backbone_spec_filepath: str,
+        storage_dtype: str = "float32",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if storage_dtype not in _DTYPES:
+            raise DatasetError(f"storage_dtype must be one of {sorted(_DTYPES)}, got {storage_dtype!r}")
+        self._root = Path(path)
+        self._spec_path = Path(backbone_spec_filepath)
+        self._storage_dtype = storage_dtype
+        self.metadata = metadata
+
+    def backbone_id(self) -> str:
+        """The ``backbone_id`` of the spec file.
+
+        Raises:
+            DatasetError: The spec file is missing or has no ``backbone_id``.
+        """
+        try:
+            backbone_id = json.loads(self._spec_path.read_text(encoding="utf-8")).get("backbone_id")
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"Cannot read the backbone spec '{self._spec_path}': {exc}") from exc
+        if not backbone_id:
+            raise DatasetError(f"Backbone spec '{self._spec_path}' has no backbone_id")
+        return backbone_id
+
+    def _load(self) -> EmbeddingStore:
+        backbone_id = self.backbone_id()
+        return EmbeddingStore(self._root / backbone_id, backbone_id)
+
+    def _save(self, data: EmbeddingChunk) -> None:
+        if not isinstance(data, EmbeddingChunk):
+            raise DatasetError(f"image embeddings: expected an EmbeddingChunk, got {type(data).__name__}")
+        if len(data.image_keys):
+            ShardedParquetDataset(str(self._root / data.backbone_id)).save(
+                chunk_to_table(data, self._storage_dtype)
+            )
+
+    def _exists(self) -> bool:
+        return self._spec_path.is_file() and (self._root / self.backbone_id()).is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "path": str(self._root),
+            "backbone_spec_filepath": str(self._spec_path),
+            "storage_dtype": self._storage_dtype,
+        }
