@@ -1,0 +1,42 @@
+"""The ``backbone`` pipeline: demo backbone -> ``backbone_spec`` -> ``backbone_info`` + zero-shot accuracy."""
+
+from kedro.pipeline import Pipeline, node
+
+from .nodes import describe_backbone, evaluate_item_zero_shot, fit_demo_backbone, specify_backbone
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Train (or reuse) the demo backbone, then describe the frozen backbone the later stages use."""
+    return Pipeline(
+        [
+            node(
+                fit_demo_backbone,
+                inputs=["pretrain_pool", "demo_backbone_previous", "params:backbone"],
+                outputs=[
+                    "demo_backbone_checkpoint",
+                    "demo_backbone_config",
+                    "demo_backbone_training_metrics",
+                ],
+                name="fit_demo_backbone_node",
+                tags=["training"],
+            ),
+            node(
+                specify_backbone,
+                inputs=["params:backbone", "demo_backbone_config"],
+                outputs="backbone_spec",
+                name="specify_backbone_node",
+            ),
+            node(
+                describe_backbone,
+                inputs=["backbone_spec", "params:backbone.device"],
+                outputs="backbone_info",
+                name="describe_backbone_node",
+            ),
+            node(
+                evaluate_item_zero_shot,
+                inputs=["backbone_spec", "pretrain_pool", "params:backbone"],
+                outputs="backbone_zero_shot_item_metrics",
+                name="evaluate_item_zero_shot_node",
+            ),
+        ]
+    )

@@ -1,0 +1,246 @@
+"""Nodes of the ``feature_extraction`` pipeline: image embeddings (incremental cache), text features.
+
+Images are keyed by the SHA-256 of their file content; the cache (``image_embeddings``) holds one entry per
+key and backbone, so a run encodes only the images not cached yet ("N new images"), shard by shard.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ovmlr.backbones import (
+    ENSEMBLE,
+    BackboneSpec,
+    LoadedBackbone,
+    category_text_features,
+    encode_image_tokens,
+    load_backbone,
+    resolve_device,
+)
+from ovmlr.backbones.images import ImageFileDataset, hash_files, resolve_paths
+from ovmlr.datasets.embedding_cache import EmbeddingChunk, EmbeddingStore
+from ovmlr.metrics import mean_average_precision, zsl_gzsl_metrics
+
+logger = logging.getLogger(__name__)
+
+HASH_COLUMNS = ["image_id", "path", "image_key", "error"]
+
+
+def hash_images(image_manifest: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Content key of every manifest image.
+
+    Args:
+        image_manifest: ``image_id``, ``path``, ``split``.
+        params: ``feature_extraction`` parameters (``image_root``, ``hash_workers``).
+
+    Returns:
+        ``image_id``, ``path`` (as resolved), ``image_key`` (SHA-256 hex, ``None`` if unreadable), ``error``.
+
+    Raises:
+        ValueError: Missing columns or duplicated ``image_id`` (named).
+    """
+    missing = [c for c in ("image_id", "path") if c not in image_manifest.columns]
+    if missing:
+        raise ValueError(f"image_manifest lacks columns {missing}")
+    duplicated = image_manifest["image_id"][image_manifest["image_id"].duplicated()]
+    if not duplicated.empty:
+        raise ValueError(f"image_manifest has duplicated image_id values: {duplicated.head(5).tolist()}")
+    paths = resolve_paths(image_manifest["path"].astype(str).tolist(), params["image_root"])
+    start = time.perf_counter()
+    hashed = hash_files(paths, params["hash_workers"])
+    logger.info("Hashed %d image files in %.1f s", len(paths), time.perf_counter() - start)
+    frame = pd.DataFrame({"image_id": image_manifest["image_id"].astype(str).to_numpy(), "path": paths})
+    return pd.concat([frame, hashed], axis=1)[HASH_COLUMNS]
+
+
+def images_to_encode(image_hashes: pd.DataFrame, cached: pd.DataFrame) -> pd.DataFrame:
+    """One row per readable image key that is not in the cache yet (first path of each key)."""
+    readable = image_hashes[image_hashes["error"].isna()]
+    todo = readable[~readable["image_key"].isin(cached["image_key"])]
+    return todo.drop_duplicates("image_key").reset_index(drop=True)
+
+
+def _batches(loaded: LoadedBackbone, paths: list[str], params: dict[str, Any]) -> DataLoader:
+    size = tuple(int(s) for s in loaded.model.visual.image_size)
+    dataset = ImageFileDataset(paths, loaded.preprocess, size, skip_errors=True)
+    return DataLoader(
+        dataset, batch_size=params["batch_size"], num_workers=params["num_workers"], shuffle=False
+    )
+
+
+@torch.inference_mode()
+def encode_images(
+    loaded: LoadedBackbone, todo: pd.DataFrame, params: dict[str, Any]
+) -> Iterator[EmbeddingChunk]:
+    """Encode ``todo`` images in batches; yield one :class:`EmbeddingChunk` per ``chunk_size`` images
+    (rounded up to whole batches)."""
+    keys, paths = todo["image_key"].tolist(), todo["path"].tolist()
+    buffer: list[tuple[np.ndarray, np.ndarray, list[str]]] = []
+    done = emitted = 0
+    with tqdm(total=len(paths), unit="img", desc="image features", mininterval=2.0) as progress:
+        for images, errors in _batches(loaded, paths, params):
+            global_feats, patch_feats = encode_image_tokens(loaded.model.visual, images.to(loaded.device))
+            buffer.append(
+                (global_feats.float().cpu().numpy(), patch_feats.float().cpu().numpy(), list(errors))
+            )
+            done += len(errors)
+            progress.update(len(errors))
+            if done - emitted >= params["chunk_size"] or done == len(paths):
+                yield _chunk(loaded.spec.backbone_id, keys[emitted:done], paths[emitted:done], buffer)
+                buffer, emitted = [], done
+
+
+def _chunk(
+    backbone_id: str,
+    keys: list[str],
+    paths: list[str],
+    buffer: list[tuple[np.ndarray, np.ndarray, list[str]]],
+) -> EmbeddingChunk:
+    errors = [e or None for part in buffer for e in part[2]]
+    for path, error in zip(paths, errors, strict=True):
+        if error:
+            logger.warning("Image %s skipped: %s", path, error)
+    return EmbeddingChunk(
+        backbone_id,
+        keys,
+        np.concatenate([p[0] for p in buffer]),
+        np.concatenate([p[1] for p in buffer]),
+        errors,
+    )
+
+
+def extract_image_embeddings(
+    image_hashes: pd.DataFrame,
+    image_embedding_index: EmbeddingStore,
+    backbone_spec: dict[str, Any],
+    params: dict[str, Any],
+) -> Iterator[EmbeddingChunk]:
+    """Encode the images missing from the cache (Eq. 1: global ``f_G^CLIP`` and patch features ``F_p``).
+
+    A generator node: every yielded chunk is saved at once as one shard, so an interrupted run keeps what
+    it computed and the next run resumes. Yields one empty chunk when nothing is new.
+
+    Raises:
+        ValueError: The cache was opened for another backbone than ``backbone_spec``.
+    """
+    spec = BackboneSpec.from_dict(backbone_spec)
+    if image_embedding_index.backbone_id != spec.backbone_id:
+        raise ValueError(
+            f"image_embedding_index is the cache of backbone {image_embedding_index.backbone_id}, but the "
+            f"backbone spec is {spec.backbone_id}: both catalog entries must read the same backbone_spec file"
+        )
+    todo = images_to_encode(image_hashes, image_embedding_index.status())
+    logger.info("%d new images to encode with backbone %s", len(todo), spec.backbone_id)
+    if todo.empty:
+        yield EmbeddingChunk.empty(spec.backbone_id, 0, 0)
+        return
+    loaded = load_backbone(spec, resolve_device(params["device"]))
+    yield from encode_images(loaded, todo, params)
+
+
+def index_image_features(
+    image_hashes: pd.DataFrame, image_embeddings: EmbeddingStore
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``image_keys`` of the images with cached features, and the report of those without.
+
+    Returns:
+        ``(image_keys [image_id, image_key], image_feature_report [image_id, path, reason])``; every manifest
+        image is in exactly one of them.
+    """
+    status = image_embeddings.status().set_index("image_key")["error"]
+    cache_error = image_hashes["image_key"].map(status)
+    in_cache = image_hashes["image_key"].isin(status.index)
+    reason = image_hashes["error"].where(image_hashes["error"].notna(), cache_error)
+    reason = reason.where(in_cache | image_hashes["error"].notna(), "not in the cache after extraction")
+    ok = reason.isna()
+    report = image_hashes.loc[~ok, ["image_id", "path"]].assign(reason=reason[~ok].astype(str))
+    if not report.empty:
+        logger.warning("%d images have no features (see image_feature_report)", len(report))
+    keys = image_hashes.loc[ok, ["image_id", "image_key"]].reset_index(drop=True)
+    return keys, report.reset_index(drop=True)
+
+
+def encode_category_texts(
+    categories: pd.DataFrame, backbone_spec: dict[str, Any], params: dict[str, Any]
+) -> pd.DataFrame:
+    """Text features of every category (seen and unseen) per template and ensembled (Eq. 3, Eq. 24).
+
+    Returns:
+        Long table ``category_id``, ``name``, ``template`` (``__ensemble__`` for the prompt ensemble),
+        ``embedding`` (float32 array [D], L2-normalised), categories in ``category_id`` order.
+    """
+    missing = [c for c in ("category_id", "name") if c not in categories.columns]
+    if missing:
+        raise ValueError(f"categories lacks columns {missing}")
+    ordered = categories.sort_values("category_id")
+    names = ordered["name"].astype(str).tolist()
+    templates = list(params["templates"])
+    loaded = load_backbone(BackboneSpec.from_dict(backbone_spec), resolve_device(params["device"]))
+    per_template, ensemble = category_text_features(
+        loaded.model, loaded.tokenizer, names, templates, params["text_batch_size"], loaded.device
+    )  # [T, C, D], [C, D]
+    blocks = [(template, per_template[t]) for t, template in enumerate(templates)] + [(ENSEMBLE, ensemble)]
+    frames = [
+        pd.DataFrame(
+            {
+                "category_id": ordered["category_id"].to_numpy(dtype=np.int64),
+                "name": names,
+                "template": template,
+                "embedding": list(features.numpy().astype(np.float32)),
+            }
+        )
+        for template, features in blocks
+    ]
+    logger.info("Text features: %d categories x (%d templates + ensemble)", len(names), len(templates))
+    return pd.concat(frames, ignore_index=True)
+
+
+def evaluate_zero_shot(
+    image_embeddings: EmbeddingStore,
+    image_keys: pd.DataFrame,
+    text_features: pd.DataFrame,
+    test_labels: pd.DataFrame,
+    category_split: pd.DataFrame,
+    top_k: list[int],
+) -> dict[str, Any]:
+    """The backbone's zero-shot mAP and ZSL / GZSL metrics on the test split ("CLIP zero-shot" baseline).
+
+    Scores are cosine similarities between the cached global image feature and the prompt-ensemble text
+    feature of every category; metrics from :mod:`ovmlr.metrics`. Top-K values larger than the number of
+    unseen categories are left out.
+
+    Returns:
+        MLflow metrics ``backbone.zero_shot.mAP`` (all categories) and
+        ``backbone.zero_shot.<zsl|gzsl>/<metric>`` (step 0).
+    """
+    names = category_split.sort_values("category_id")["name"].astype(str).tolist()
+    unseen = (category_split.sort_values("category_id")["role"] == "unseen").to_numpy()
+    labels = test_labels.set_index("image_id")
+    absent = sorted(set(names) - set(labels.columns))
+    if absent:
+        raise ValueError(f"test_labels lacks category columns {absent[:10]}")
+    key_of = image_keys.set_index("image_id")["image_key"]
+    image_ids = labels.index[labels.index.isin(key_of.index)]
+    global_feats, _ = image_embeddings.load(key_of.loc[image_ids].tolist())
+    ensemble = text_features[text_features["template"] == ENSEMBLE].set_index("name").loc[names]
+    text = np.stack(ensemble["embedding"].to_numpy()).astype(np.float32)  # [C, D]
+    image = global_feats / np.linalg.norm(global_feats, axis=1, keepdims=True)  # [N, D]
+    scores, y = image @ text.T, labels.loc[image_ids, names].to_numpy()
+    ks = [k for k in top_k if k <= int(unseen.sum())]
+    metrics = {"mAP": mean_average_precision(scores, y)} | zsl_gzsl_metrics(scores, y, unseen, ks=ks)
+    logger.info(
+        "Backbone zero-shot on %d test images: ZSL mAP %.4f, GZSL mAP %.4f",
+        len(image_ids),
+        metrics["zsl/mAP"],
+        metrics["gzsl/mAP"],
+    )
+    return {f"backbone.zero_shot.{k}": {"step": 0, "value": v} for k, v in metrics.items()}
