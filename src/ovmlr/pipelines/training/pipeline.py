@@ -99,7 +99,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 compute_test_metrics,
-                encode_split,
                 ["test_scores", "test_split_encoded", "vocabulary", "params:training.loop"],
                 ["test_metrics", "test_metrics_summary"],
                 name="compute_test_metrics_node",
