@@ -41,7 +41,9 @@ def test_load_returns_features_in_the_order_asked_as_contiguous_float32(tmp_path
         global_feats, np.stack([second.global_feats[1], *first.global_feats[[0, 2, 0]]])
     )
     np.testing.assert_array_equal(patches[1], first.patch_feats[0])
-    assert len(list((tmp_path / "cache" / "b1").glob("part-*.parquet"))) == 2
+    np.testing.assert_array_equal(dataset.load().load_global(["e", "a"]), global_feats[:2])
+    files = sorted(p.name for p in (tmp_path / "cache" / "b1").iterdir())
+    assert len(files) == 2 and all(f.startswith("part-") and f.endswith(".parquet") for f in files)
 
 
 def test_float16_storage_halves_the_size_and_rounds_slightly(tmp_path):

@@ -16,6 +16,8 @@ every run.
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +120,28 @@ def _flat_float32(column: pa.ChunkedArray, depth: int) -> np.ndarray:
     return np.require(values, requirements=["C", "W"])  # a writable array (Arrow buffers are read-only)
 
 
+class FeatureShards(ShardedParquetDataset):
+    """A :class:`ShardedParquetDataset` whose shards are written with a chosen parquet ``compression``.
+
+    Feature vectors are nearly incompressible floats: snappy saves ~1 % of the space and costs more time
+    than the rest of a shard's save, so the cache writes uncompressed shards by default; dictionary
+    encoding and column statistics (useless for unique keys and float vectors) are off.
+    """
+
+    def __init__(self, path: str, compression: str = "none") -> None:
+        super().__init__(path)
+        self._compression = compression
+
+    def _save(self, data: pa.Table) -> None:
+        if data.num_rows == 0:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        name = f"part-{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = self.path / f".{name}.tmp"
+        pq.write_table(data, tmp, compression=self._compression, use_dictionary=False, write_statistics=False)
+        os.replace(tmp, self.path / name)
+
+
 class EmbeddingStore:
     """Read access to the cached embeddings of one backbone (what the ``image_embeddings`` dataset loads).
 
@@ -142,17 +166,38 @@ class EmbeddingStore:
         frame = table.to_pandas().drop_duplicates("image_key", keep="first").reset_index(drop=True)
         return frame.astype({"error": object}).where(frame.notna(), None)
 
-    def _rows(self, wanted: pa.Array) -> pa.Table | None:
-        """Rows of ``wanted`` keys from every shard (only shards holding one are read in full)."""
+    def _rows(self, wanted: pa.Array, columns: list[str]) -> pa.Table | None:
+        """``columns`` of the rows of ``wanted`` keys (a shard is read further only if it holds one)."""
         found = []
         for shard in self._shards.shard_paths():
             try:
                 hits = pc.is_in(pq.read_table(shard, columns=["image_key"])["image_key"], value_set=wanted)
                 if pc.any(hits).as_py():
-                    found.append(_as_float32(pq.read_table(shard).filter(hits)))
+                    found.append(_as_float32(pq.read_table(shard, columns=columns).filter(hits)))
             except pa.ArrowException as exc:
                 raise DatasetError(f"Cannot read cache shard '{shard}': {exc}") from exc
         return pa.concat_tables(found) if found else None
+
+    def _ordered_rows(self, keys: pd.Index, features: list[str]) -> pa.Table:
+        """Encoded rows of the (non-empty) ``keys`` in their order: ``image_key``, ``error``, features."""
+        table = self._rows(
+            pa.array(keys.unique().tolist(), type=pa.string()), ["image_key", "error", *features]
+        )
+        cached = pd.Index([] if table is None else table["image_key"].to_pylist())
+        position = cached[~cached.duplicated()].get_indexer(keys)
+        if (position < 0).any():
+            missing = keys[position < 0][:10].tolist()
+            raise KeyError(
+                f"{(position < 0).sum()} image keys are not cached for backbone {self.backbone_id}: {missing}"
+            )
+        table = table.filter(pa.array(~cached.duplicated())).take(pa.array(position))
+        errors = pd.Series(table["error"].to_pylist(), dtype=object)
+        if errors.notna().any():
+            failed = [
+                f"{k}: {e}" for k, e in zip(keys[errors.notna().to_numpy()], errors.dropna(), strict=True)
+            ]
+            raise KeyError(f"{len(failed)} requested images have no features (failed): {failed[:10]}")
+        return table
 
     def load(self, image_keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Features of ``image_keys``, in the order asked.
@@ -164,44 +209,30 @@ class EmbeddingStore:
             KeyError: Keys not in the cache of this backbone, or recorded as failed (named, up to 10).
         """
         keys = pd.Index(list(image_keys), dtype=object)
-        table = self._rows(pa.array(keys.unique().tolist(), type=pa.string())) if len(keys) else None
-        if table is None:
-            if len(keys):
-                raise KeyError(
-                    f"{len(keys)} image keys are not cached for backbone {self.backbone_id}: "
-                    f"{keys[:10].tolist()}"
-                )
+        if not len(keys):
             return np.zeros((0, 0), np.float32), np.zeros((0, 0, 0), np.float32)
-        cached = pd.Index(table["image_key"].to_pylist())
-        first = ~cached.duplicated()
-        table, cached = table.filter(pa.array(first)), cached[first]
-        position = cached.get_indexer(keys)
-        missing = keys[position < 0]
-        if len(missing):
-            raise KeyError(
-                f"{len(missing)} image keys are not cached for backbone {self.backbone_id}: "
-                f"{missing[:10].tolist()}"
-            )
-        table = table.take(pa.array(position))
-        errors = table["error"].to_pandas()
-        if errors.notna().any():
-            failed = [
-                f"{k}: {e}" for k, e in zip(keys[errors.notna().to_numpy()], errors.dropna(), strict=True)
-            ][:10]
-            raise KeyError(
-                f"{int(errors.notna().sum())} requested images have no features (failed): {failed}"
-            )
-        return self._arrays(table)
+        table = self._ordered_rows(keys, ["global", "patches"])
+        return self._global(table), self._patches(table)
+
+    def load_global(self, image_keys: Sequence[str]) -> np.ndarray:
+        """Only the global features ``[N, D]`` of ``image_keys`` (patch columns are not read)."""
+        keys = pd.Index(list(image_keys), dtype=object)
+        if not len(keys):
+            return np.zeros((0, 0), np.float32)
+        return self._global(self._ordered_rows(keys, ["global"]))
 
     @staticmethod
-    def _arrays(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-        """Contiguous float32 ``[N, D]`` and ``[N, P, D]`` from a table of encoded rows."""
-        n = table.num_rows
+    def _global(table: pa.Table) -> np.ndarray:
+        """Contiguous float32 ``[N, D]`` from encoded rows."""
         dim = table.schema.field("global").type.list_size
-        num_patches = table.schema.field("patches").type.list_size
-        global_feats = _flat_float32(table["global"], 1).reshape(n, dim)
-        patch_feats = _flat_float32(table["patches"], 2).reshape(n, num_patches, dim)
-        return global_feats, patch_feats
+        return _flat_float32(table["global"], 1).reshape(table.num_rows, dim)
+
+    @staticmethod
+    def _patches(table: pa.Table) -> np.ndarray:
+        """Contiguous float32 ``[N, P, D]`` from encoded rows."""
+        outer = table.schema.field("patches").type
+        num_patches, dim = outer.list_size, outer.value_type.list_size
+        return _flat_float32(table["patches"], 2).reshape(table.num_rows, num_patches, dim)
 
 
 class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
@@ -223,6 +254,7 @@ class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
         path: Root folder of the cache.
         backbone_spec_filepath: The ``backbone_spec`` JSON whose ``backbone_id`` selects the folder to load.
         storage_dtype: ``float32`` or ``float16``, the on-disk feature type.
+        compression: Parquet compression of the shards (``none``, ``snappy``, ``zstd``, ...).
         metadata: Kedro-Viz and plugin metadata, ignored here.
     """
 
@@ -231,6 +263,7 @@ class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
         path: str,
         backbone_spec_filepath: str,
         storage_dtype: str = "float32",
+        compression: str = "none",
         metadata: dict[str, Any] | None = None,
     ) -> None:
         if storage_dtype not in _DTYPES:
@@ -238,6 +271,7 @@ class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
         self._root = Path(path)
         self._spec_path = Path(backbone_spec_filepath)
         self._storage_dtype = storage_dtype
+        self._compression = compression
         self.metadata = metadata
 
     def backbone_id(self) -> str:
@@ -262,7 +296,7 @@ class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
         if not isinstance(data, EmbeddingChunk):
             raise DatasetError(f"image embeddings: expected an EmbeddingChunk, got {type(data).__name__}")
         if len(data.image_keys):
-            ShardedParquetDataset(str(self._root / data.backbone_id)).save(
+            FeatureShards(str(self._root / data.backbone_id), self._compression).save(
                 chunk_to_table(data, self._storage_dtype)
             )
 
@@ -274,4 +308,5 @@ class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
             "path": str(self._root),
             "backbone_spec_filepath": str(self._spec_path),
             "storage_dtype": self._storage_dtype,
+            "compression": self._compression,
         }

@@ -73,7 +73,11 @@ def _batches(loaded: LoadedBackbone, paths: list[str], params: dict[str, Any]) -
     size = tuple(int(s) for s in loaded.model.visual.image_size)
     dataset = ImageFileDataset(paths, loaded.preprocess, size, skip_errors=True)
     return DataLoader(
-        dataset, batch_size=params["batch_size"], num_workers=params["num_workers"], shuffle=False
+        dataset,
+        batch_size=params["batch_size"],
+        num_workers=params["num_workers"],
+        shuffle=False,
+        pin_memory=loaded.device.type == "cuda",
     )
 
 
@@ -81,8 +85,12 @@ def _batches(loaded: LoadedBackbone, paths: list[str], params: dict[str, Any]) -
 def encode_images(
     loaded: LoadedBackbone, todo: pd.DataFrame, params: dict[str, Any]
 ) -> Iterator[EmbeddingChunk]:
-    """Encode ``todo`` images in batches; yield one :class:`EmbeddingChunk` per ``chunk_size`` images
-    (rounded up to whole batches)."""
+    """Encode ``todo`` images batch by batch, with a progress bar (images/s).
+
+    Yields:
+        One :class:`EmbeddingChunk` per ``chunk_size`` images (rounded up to whole batches), so each is
+        saved as a cache shard as soon as it is complete.
+    """
     keys, paths = todo["image_key"].tolist(), todo["path"].tolist()
     buffer: list[tuple[np.ndarray, np.ndarray, list[str]]] = []
     done = emitted = 0
@@ -230,7 +238,7 @@ def evaluate_zero_shot(
         raise ValueError(f"test_labels lacks category columns {absent[:10]}")
     key_of = image_keys.set_index("image_id")["image_key"]
     image_ids = labels.index[labels.index.isin(key_of.index)]
-    global_feats, _ = image_embeddings.load(key_of.loc[image_ids].tolist())
+    global_feats = image_embeddings.load_global(key_of.loc[image_ids].tolist())
     ensemble = text_features[text_features["template"] == ENSEMBLE].set_index("name").loc[names]
     text = np.stack(ensemble["embedding"].to_numpy()).astype(np.float32)  # [C, D]
     image = global_feats / np.linalg.norm(global_feats, axis=1, keepdims=True)  # [N, D]
