@@ -102,8 +102,8 @@ def fit_demo_backbone(
         "train_seconds": result.train_seconds,
     }
     metrics = {
-        "demo_backbone.loss": [{"step": h["step"], "value": h["loss"]} for h in result.history],
-        "demo_backbone.train_seconds": {"step": 0, "value": result.train_seconds},
+        "loss": [{"step": h["step"], "value": h["loss"]} for h in result.history],
+        "train_seconds": {"step": 0, "value": result.train_seconds},
     }
     return {"state_dict": result.state_dict, "ovmlr": summary}, summary, metrics
 
@@ -201,4 +201,4 @@ def evaluate_item_zero_shot(
         )
     chance = 1.0 / pretrain_pool["class_id"].nunique()
     logger.info("Backbone zero-shot accuracy on held-out items: %.4f (chance %.3f)", accuracy, chance)
-    return {"backbone.zero_shot_item_accuracy": {"step": 0, "value": accuracy}}
+    return {"accuracy": {"step": 0, "value": accuracy}}

@@ -227,8 +227,8 @@ def evaluate_zero_shot(
     unseen categories are left out.
 
     Returns:
-        MLflow metrics ``backbone.zero_shot.mAP`` (all categories) and
-        ``backbone.zero_shot.<zsl|gzsl>/<metric>`` (step 0).
+        MLflow metrics ``mAP`` (all categories) and ``<zsl|gzsl>/<metric>`` (step 0); kedro-mlflow
+        prefixes them with the dataset name (``backbone_zero_shot_metrics.zsl/mAP``).
     """
     names = category_split.sort_values("category_id")["name"].astype(str).tolist()
     unseen = (category_split.sort_values("category_id")["role"] == "unseen").to_numpy()
@@ -251,4 +251,4 @@ def evaluate_zero_shot(
         metrics["zsl/mAP"],
         metrics["gzsl/mAP"],
     )
-    return {f"backbone.zero_shot.{k}": {"step": 0, "value": v} for k, v in metrics.items()}
+    return {k: {"step": 0, "value": v} for k, v in metrics.items()}
