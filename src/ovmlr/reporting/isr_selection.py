@@ -83,6 +83,8 @@ def plot_isr_selection(
         _draw_row(axes[row], image, selections[selections["image_id"] == image_id].sort_values("rank"), side)
         axes[row, 0].set_ylabel(str(image_id), fontsize=8)
     figure.suptitle(
-        "ISR patch selection of the top categories (title colour: green = positive, red = negative)"
+        "ISR patch selection of each image's top categories\n"
+        "(title: green = positive, red = negative, grey = unknown label)",
+        fontsize=9,
     )
     return figure

@@ -181,8 +181,8 @@ def test_report_metrics_formats_mlflow_and_markdown(world) -> None:
     )
     mlflow_metrics, markdown = report_metrics(summary)
     zsl_map = summary["methods"]["c2srt"]["metrics"]["zsl/mAP"]
-    assert mlflow_metrics["evaluation/c2srt/zsl/mAP"] == {"value": zsl_map, "step": 0}
-    assert "evaluation/c2srt/zsl/P_at_3" not in mlflow_metrics
+    assert mlflow_metrics["c2srt/zsl/mAP"] == {"value": zsl_map, "step": 0}
+    assert "c2srt/zsl/P_at_3" not in mlflow_metrics
     assert f"| C²SRT | {100 * zsl_map:.1f} |" in markdown
     assert "`ovmlr-c2srt@champion` (run `abc`)" in markdown and "K = [3]" in markdown
     assert markdown.count("\n| ") == 4  # header + 3 methods

@@ -110,7 +110,7 @@ def test_evaluation_pipeline_runs_in_memory(world) -> None:
         "prompt": "__ensemble__",
         "mkt_k": 16,
     }
-    assert catalog.load("evaluation_metrics")["evaluation/mkt/gzsl/mAP"]["value"] == pytest.approx(
+    assert catalog.load("evaluation_metrics")["mkt/gzsl/mAP"]["value"] == pytest.approx(
         summary["methods"]["mkt"]["metrics"]["gzsl/mAP"]
     )
     assert "| backbone zero-shot |" in catalog.load("evaluation_metrics_table")

@@ -73,9 +73,12 @@ def category_ap_table(
 
 
 def mlflow_metrics(summary: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """``evaluation/<method>/<task>/<metric>`` → ``{value, step: 0}`` (undefined values are not logged)."""
+    """``<method>/<task>/<metric>`` → ``{value, step: 0}`` (undefined values are not logged).
+
+    The catalog's ``MlflowMetricsHistoryDataset`` adds its prefix: ``evaluation.c2srt/zsl/mAP``.
+    """
     return {
-        f"evaluation/{method}/{name}": {"value": float(value), "step": 0}
+        f"{method}/{name}": {"value": float(value), "step": 0}
         for method, entry in summary["methods"].items()
         for name, value in entry["metrics"].items()
         if value is not None
