@@ -16,7 +16,7 @@ from ovmlr.pipelines.relation_mining.graph_plot import (
 def edges() -> pd.DataFrame:
     rows = [
         ("sneaker", "sandal", 3.0),
-        ("ankle boot", "sandal", 1.0),
+        ("ankle boot", "sandal", 0.8),  # a similarity-fallback edge
         ("ankle boot", "sneaker", 2.0),
         ("coat", "sneaker", 1.0),
         ("sneaker", "ankle boot", 2.0),
@@ -31,7 +31,7 @@ def edges() -> pd.DataFrame:
                 "rank": 1,
                 "source_id": 0,
                 "target_id": 0,
-                "relation_types": ["x"],
+                "relation_types": ["fallback:similarity"] if v < 1 else ["Co-occurrence"],
             }
             for s, t, v in rows
         ]
@@ -48,6 +48,7 @@ def test_subgraph_keeps_the_target_its_neighbours_and_edges_among_them(edges):
         ("sneaker", "sandal"),
     ]
     assert graph.edges["sneaker", "sandal"]["weight"] == 3.0
+    assert [e for e in graph.edges if graph.edges[e]["fallback"]] == [("ankle boot", "sandal")]
 
 
 def test_figure_draws_red_edges_into_the_target_and_gray_ones_between_neighbours(edges):
@@ -58,6 +59,7 @@ def test_figure_draws_red_edges_into_the_target_and_gray_ones_between_neighbours
     colours = sorted(tuple(round(c, 3) for c in a.get_edgecolor()[:3]) for a in arrows)
     assert len(arrows) == 4
     assert colours.count((0.839, 0.153, 0.157)) == 2  # #d62728, into the target
+    assert sorted(a.get_linestyle() for a in arrows) == ["dashed", "solid", "solid", "solid"]  # fallback
 
 
 def test_plot_target_defaults_to_the_first_unseen_category(category_split):

@@ -2,7 +2,8 @@
 
 The target is orange and its K neighbours blue; red edges carry information from a neighbour to the
 target, gray edges between neighbours (where one is a neighbour of the other); node size grows with the
-number of adjacent nodes drawn and edge width with the edge's score.
+number of adjacent nodes drawn and edge width with the edge's score. Edges the similarity fallback
+filled in are dashed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from .neighbours import FALLBACK_TYPE
 
 TARGET_COLOUR, OTHER_COLOUR = "#f28e2b", "#4e79a7"
 TARGET_EDGE, OTHER_EDGE = "#d62728", "#9e9e9e"
@@ -36,7 +39,10 @@ def relation_subgraph(edges: pd.DataFrame, target: str) -> nx.DiGraph:
     graph = nx.DiGraph()
     graph.add_nodes_from(sorted(nodes))
     for row in shown.itertuples(index=False):
-        graph.add_edge(row.source_name, row.target_name, weight=float(row.score), rank=int(row.rank))
+        fallback = FALLBACK_TYPE in list(row.relation_types)
+        graph.add_edge(
+            row.source_name, row.target_name, weight=float(row.score), rank=int(row.rank), fallback=fallback
+        )
     return graph
 
 
@@ -69,19 +75,37 @@ def draw_relation_graph(graph: nx.DiGraph, target: str, title: str) -> Figure:
     nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=sizes, node_color=colours)
     nx.draw_networkx_labels(graph, pos, ax=ax, font_size=9)
     for edge_list, colour in ((between, OTHER_EDGE), (to_target, TARGET_EDGE)):
-        nx.draw_networkx_edges(
-            graph,
-            pos,
-            edgelist=edge_list,
-            ax=ax,
-            edge_color=colour,
-            width=_widths(graph, edge_list),
-            arrows=True,
-            arrowsize=14,
-            node_size=sizes,
-            connectionstyle="arc3,rad=0.08",
-        )
+        widths = dict(zip(edge_list, _widths(graph, edge_list), strict=True))
+        for dashed in (False, True):
+            part = [e for e in edge_list if graph.edges[e]["fallback"] == dashed]
+            _draw_edges(graph, pos, ax, part, colour, [widths[e] for e in part], sizes, dashed)
     ax.set_title(title)
     ax.set_axis_off()
     ax.margins(0.15)
     return figure
+
+
+def _draw_edges(
+    graph: nx.DiGraph,
+    pos: dict[str, np.ndarray],
+    ax,
+    edges: list[tuple[str, str]],
+    colour: str,
+    widths: list[float],
+    node_sizes: list[int],
+    dashed: bool,
+) -> None:
+    if edges:
+        nx.draw_networkx_edges(
+            graph,
+            pos,
+            edgelist=edges,
+            ax=ax,
+            edge_color=colour,
+            width=widths,
+            style="dashed" if dashed else "solid",
+            arrows=True,
+            arrowsize=14,
+            node_size=node_sizes,
+            connectionstyle="arc3,rad=0.08",
+        )
