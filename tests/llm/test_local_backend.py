@@ -31,7 +31,7 @@ def test_model_id_needs_no_model_loading():
 
 @pytest.fixture(scope="module")
 def smollm2() -> LocalLlamaBackend:
-    return LocalLlamaBackend(n_ctx=1024, n_threads=2)
+    return LocalLlamaBackend(n_ctx=1024, n_threads=1)
 
 
 @pytest.mark.slow
