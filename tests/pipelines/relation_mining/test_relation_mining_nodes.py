@@ -31,15 +31,25 @@ def mine_into(cache: ShardedParquetDataset, requests: pd.DataFrame, backend, par
 
 
 def test_non_llm_sources_build_no_request(category_split):
-    assert build_llm_requests(category_split, "similarity", LLM).empty
+    assert build_llm_requests(category_split, "similarity", 2, LLM).empty
     with pytest.raises(ValueError, match="relation_mining.source must be one of"):
-        build_llm_requests(category_split, "gpt", LLM)
+        build_llm_requests(category_split, "gpt", 2, LLM)
+
+
+def test_max_relations_below_k_is_warned_about(category_split, caplog):
+    with caplog.at_level(logging.WARNING, logger="ovmlr.pipelines.relation_mining.nodes"):
+        build_llm_requests(category_split, "llm", 3, {**LLM, "max_relations": 2})
+    assert "max_relations=2 < k=3: one answer cannot name all k neighbours" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ovmlr.pipelines.relation_mining.nodes"):
+        build_llm_requests(category_split, "llm", 3, {**LLM, "max_relations": 3})
+    assert caplog.text == ""
 
 
 def test_mining_saves_a_shard_per_batch_and_a_rerun_makes_no_call(
     tmp_path, category_split, scripted_backend_class, caplog
 ):
-    requests = build_llm_requests(category_split, "llm", LLM)
+    requests = build_llm_requests(category_split, "llm", 2, LLM)
     cache = ShardedParquetDataset(str(tmp_path / "cache"))
     backend = scripted_backend_class({"sandal": [SNEAKER_FIRST, SNEAKER_FIRST]})
     assert mine_into(cache, requests, backend) == 4  # 12 requests, 3 per shard
@@ -57,7 +67,7 @@ def test_mining_saves_a_shard_per_batch_and_a_rerun_makes_no_call(
 def test_a_failure_keeps_the_answers_obtained_and_a_rerun_resumes(
     tmp_path, category_split, scripted_backend_class
 ):
-    requests = build_llm_requests(category_split, "llm", LLM)
+    requests = build_llm_requests(category_split, "llm", 2, LLM)
     cache = ShardedParquetDataset(str(tmp_path / "cache"))
     with pytest.raises(
         LLMBackendError, match=r"endpoint down \(4 new answers were cached; re-run to resume\)"
@@ -70,7 +80,7 @@ def test_a_failure_keeps_the_answers_obtained_and_a_rerun_resumes(
 
 
 def test_answers_of_another_model_are_not_reused(tmp_path, category_split, scripted_backend_class):
-    requests = build_llm_requests(category_split, "llm", LLM)
+    requests = build_llm_requests(category_split, "llm", 2, LLM)
     cache = ShardedParquetDataset(str(tmp_path / "cache"))
     mine_into(cache, requests, scripted_backend_class({}, model_id="model-a"))
     other = scripted_backend_class({}, model_id="model-b")
@@ -79,7 +89,7 @@ def test_answers_of_another_model_are_not_reused(tmp_path, category_split, scrip
 
 
 def test_scoring_needs_every_answer(tmp_path, category_split, scripted_backend_class):
-    requests = build_llm_requests(category_split, "llm", LLM)
+    requests = build_llm_requests(category_split, "llm", 2, LLM)
     cache = ShardedParquetDataset(str(tmp_path / "cache"))
     backend = scripted_backend_class({})
     mine_into(cache, requests.iloc[:5], backend)
@@ -92,7 +102,7 @@ def test_scoring_needs_every_answer(tmp_path, category_split, scripted_backend_c
 def test_llm_source_end_to_end_in_nodes(
     tmp_path, category_split, text_features, train_labels, scripted_backend_class
 ):
-    requests = build_llm_requests(category_split, "llm", LLM)
+    requests = build_llm_requests(category_split, "llm", 2, LLM)
     cache = ShardedParquetDataset(str(tmp_path / "cache"))
     backend = scripted_backend_class({"sandal": [SNEAKER_FIRST, "no idea"]})
     mine_into(cache, requests, backend)

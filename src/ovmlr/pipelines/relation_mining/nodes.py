@@ -29,12 +29,15 @@ from .sources import cooccurrence_scores, random_scores, similarity_scores
 logger = logging.getLogger(__name__)
 
 
-def build_llm_requests(category_split: pd.DataFrame, source: str, llm_params: dict[str, Any]) -> pd.DataFrame:
+def build_llm_requests(
+    category_split: pd.DataFrame, source: str, k: int, llm_params: dict[str, Any]
+) -> pd.DataFrame:
     """The LLM requests of the run (none unless ``source`` is ``llm``).
 
     Args:
         category_split: ``category_id``, ``name``, ``role`` per category.
         source: ``relation_mining.source``.
+        k: ``relation_mining.k``: a JSON answer listing fewer (``max_relations``) is warned about.
         llm_params: ``relation_mining.llm`` (see :class:`LLMQueryConfig`).
 
     Returns:
@@ -43,6 +46,15 @@ def build_llm_requests(category_split: pd.DataFrame, source: str, llm_params: di
     config = LLMQueryConfig.from_params(llm_params)
     if check_choice("source", source, SOURCES) != "llm":
         return pd.DataFrame(columns=REQUEST_COLUMNS)
+    if config.output_format == "json" and config.max_relations < k:
+        logger.warning(
+            "relation_mining.llm.max_relations=%d < k=%d: one answer cannot name all k neighbours; expect "
+            "similarity-fallback neighbours unless the %d queries name different ones (raise max_relations "
+            "and max_tokens)",
+            config.max_relations,
+            k,
+            config.n_queries,
+        )
     requests = build_request_table(check_category_split(category_split), config)
     logger.info(
         "%d LLM requests: %d categories x %d chunk(s) x %d queries",

@@ -16,7 +16,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 build_llm_requests,
-                ["category_split", "params:relation_mining.source", "params:relation_mining.llm"],
+                [
+                    "category_split",
+                    "params:relation_mining.source",
+                    "params:relation_mining.k",
+                    "params:relation_mining.llm",
+                ],
                 "llm_requests",
                 name="build_llm_requests_node",
             ),
