@@ -6,6 +6,10 @@ Output: a DataFrame of scores, one column per category of the model's vocabulary
 
 Load it back with ``mlflow.pyfunc.load_model("models:/ovmlr-c2srt@champion")``; the ``ovmlr`` package must be
 importable where it is loaded.
+
+A model trained in ``finetune`` mode also carries its student image encoder (``student_state``, ``mode``):
+its inputs must then be the *student's* features (``ovmlr.backbones.student.StudentImageEncoder`` built from
+the same backbone with these weights), not the frozen backbone's cached ones.
 """
 
 from __future__ import annotations

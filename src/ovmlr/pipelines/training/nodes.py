@@ -267,6 +267,8 @@ def package_model(
         trained_model["model_state"],
         vocabulary,
         num_patches=val_split.patch_feats.shape[1],
+        mode=trained_model["mode"],
+        student_state=trained_model["student_state"],
     )
     example = features_to_frame(val_split.global_feats[:2], val_split.patch_feats[:2])
     shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(test_metrics.items()) if "mAP" in k or "F1" in k)
