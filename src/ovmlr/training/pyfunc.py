@@ -43,6 +43,8 @@ class C2SRTPyfuncModel(mlflow.pyfunc.PythonModel):
         model_state: The trained state dict.
         vocabulary: The categories it scores (text features and IST neighbours included).
         num_patches: P, to unflatten ``patch_features``.
+        mode: ``frozen`` (inputs: the backbone's cached features) or ``finetune``.
+        student_state: The student encoder's weights (``finetune`` only).
     """
 
     def __init__(
@@ -51,11 +53,17 @@ class C2SRTPyfuncModel(mlflow.pyfunc.PythonModel):
         model_state: dict[str, torch.Tensor],
         vocabulary: Vocabulary,
         num_patches: int,
+        mode: str = "frozen",
+        student_state: dict[str, torch.Tensor] | None = None,
     ) -> None:
+        if (mode == "finetune") != (student_state is not None):
+            raise ValueError("a finetune-mode model needs its student_state, and only it has one")
         self.model_config = model_config
         self.model_state = model_state
         self.vocabulary = vocabulary
         self.num_patches = num_patches
+        self.mode = mode
+        self.student_state = student_state
         self._model = None
 
     def _module(self):
