@@ -1,0 +1,123 @@
+"""Training throughput (images/s) and peak memory of frozen-mode C²SRT training steps.
+
+Random features at two shapes: the default demo data (C=10, P=49, D=128, K=3) and NUS-WIDE
+(C=1006 categories of which 925 seen are trained, P=196, D=512, K=16), batch 64, for the dense and the PyG
+IST. Each configuration runs in its own subprocess so that its peak resident memory is its own.
+
+    .venv/bin/python benchmarks/bench_training.py                 # every configuration
+    .venv/bin/python benchmarks/bench_training.py --shape nus --ist dense --batches 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from ovmlr.models import ranking_loss
+from ovmlr.training.model_factory import build_model, resolve_model_config
+
+SHAPES = {
+    "demo": {"config": "c2srt_small", "C": 7, "P": 49, "D": 128, "K": 3, "logit_scale": 14.0},
+    "nus": {"config": "c2srt", "C": 925, "P": 196, "D": 512, "K": 16, "logit_scale": 100.0},
+}
+
+
+def measure(shape: str, ist: str, batches: int, batch_size: int, chunk: int | None) -> dict[str, float]:
+    """Run ``batches`` training steps after one warm-up step; return images/s and peak RSS."""
+    s = SHAPES[shape]
+    overrides = {"ist.implementation": ist}
+    if chunk:
+        overrides["ist.chunk_size"] = chunk
+    config = resolve_model_config(
+        {"config": s["config"], "overrides": overrides},
+        {"embed_dim": s["D"], "logit_scale": s["logit_scale"], "backbone_id": "random"},
+    )
+    model = build_model(config, seed=0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    rng = np.random.default_rng(0)
+    text = torch.nn.functional.normalize(torch.randn(s["C"], s["D"]), dim=-1)
+    neighbours = torch.from_numpy(
+        np.stack([rng.choice(np.delete(np.arange(s["C"]), c), s["K"], replace=False) for c in range(s["C"])])
+    )
+
+    def step() -> None:
+        g = torch.randn(batch_size, s["D"])
+        p = torch.randn(batch_size, s["P"], s["D"])
+        labels = torch.from_numpy((rng.random((batch_size, s["C"])) < 0.02).astype(np.int8))
+        labels[:, 0] = 1
+        loss = ranking_loss(model(g, p, text, neighbours)["logits"], labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(batches):
+        step()
+    elapsed = time.perf_counter() - start
+    return {
+        "images_per_s": batches * batch_size / elapsed,
+        "s_per_batch": elapsed / batches,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shape", choices=sorted(SHAPES))
+    parser.add_argument("--ist", choices=["dense", "pyg"])
+    parser.add_argument("--batches", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--chunk-size", type=int, default=None, help="ist.chunk_size (dense only)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.shape and args.ist:
+        batches = args.batches or (20 if args.shape == "demo" else 2)
+        result = measure(args.shape, args.ist, batches, args.batch_size, args.chunk_size)
+        print(json.dumps(result))
+        return
+    print(f"{'shape':6} {'IST':6} {'chunk':>6} {'images/s':>10} {'s/batch':>9} {'peak RSS GB':>12}")
+    for shape, ist, chunk in [
+        ("demo", "dense", None),
+        ("demo", "pyg", None),
+        ("nus", "dense", 128),
+        ("nus", "pyg", None),
+    ]:
+        command = [
+            sys.executable,
+            __file__,
+            "--shape",
+            shape,
+            "--ist",
+            ist,
+            "--threads",
+            str(args.threads),
+            "--batch-size",
+            str(args.batch_size),
+        ]
+        if chunk:
+            command += ["--chunk-size", str(chunk)]
+        if args.batches:
+            command += ["--batches", str(args.batches)]
+        out = (
+            subprocess.run(command, capture_output=True, text=True, check=True)
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        r = json.loads(out)
+        print(
+            f"{shape:6} {ist:6} {chunk or '-':>6} {r['images_per_s']:10.1f} {r['s_per_batch']:9.3f} "
+            f"{r['peak_rss_gb']:12.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
