@@ -41,7 +41,7 @@ def test_student_at_init_reproduces_the_cached_features(tiny_spec, tiny_backbone
         "image_root": str(tmp_path),
         "hash_workers": 1,
     }
-    hashes = hash_images(manifest, params)
+    hashes, _ = hash_images(manifest, pd.DataFrame(columns=["path", "size", "mtime_ns", "image_key"]), params)
     for chunk in extract_image_embeddings(hashes, cache.load(), spec, params):
         cache.save(chunk)
     image_keys, _ = index_image_features(hashes, cache.load())

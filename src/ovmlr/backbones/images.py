@@ -1,15 +1,16 @@
 """Image files listed in ``image_manifest``: content hashes and a torch ``Dataset`` that decodes them.
 
 The content hash (SHA-256 of the file bytes) is the image's key in the embedding cache: the same pixels
-under another name or path are encoded once, and a changed file is re-encoded.
+under another name or path are encoded once, and a changed file is re-encoded. File size and
+modification time (``stat_files``) tell which files changed since they were last hashed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -19,8 +20,9 @@ from torch.utils.data import Dataset
 
 def resolve_paths(paths: Sequence[str], image_root: str) -> list[str]:
     """Manifest paths as files: absolute paths unchanged, relative ones joined to ``image_root``."""
-    root = Path(image_root)
-    return [p if Path(p).is_absolute() else str(root / p) for p in paths]
+    if image_root in ("", "."):
+        return list(paths)
+    return [os.path.join(image_root, p) for p in paths]  # an absolute p stays as is
 
 
 def hash_file(path: str) -> tuple[str | None, str | None]:
@@ -35,10 +37,31 @@ def hash_file(path: str) -> tuple[str | None, str | None]:
 
 
 def hash_files(paths: Sequence[str], num_workers: int) -> pd.DataFrame:
-    """``image_key`` and ``error`` per path (same order), hashed by ``num_workers`` threads."""
-    with ThreadPoolExecutor(max_workers=max(1, num_workers)) as pool:
-        results = list(pool.map(hash_file, paths))
+    """``image_key`` and ``error`` per path (same order), hashed by ``num_workers`` threads.
+
+    Each thread hashes a contiguous batch of files (one task per file would cost more than the hash).
+    """
+    workers = max(1, num_workers)
+    size = max(1, -(-len(paths) // (workers * 4)))
+    batches = [paths[i : i + size] for i in range(0, len(paths), size)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = [r for batch in pool.map(lambda b: [hash_file(p) for p in b], batches) for r in batch]
     return pd.DataFrame(results, columns=["image_key", "error"], index=range(len(paths)), dtype=object)
+
+
+def stat_file(path: str) -> tuple[int, int]:
+    """``(size, mtime_ns)`` of a file, ``(-1, -1)`` when it cannot be stat-ed."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return -1, -1
+    return info.st_size, info.st_mtime_ns
+
+
+def stat_files(paths: Sequence[str]) -> pd.DataFrame:
+    """``size`` and ``mtime_ns`` per path (same order; -1 for a missing file)."""
+    results = [stat_file(p) for p in paths]  # ~2 µs each: cheaper than any thread pool
+    return pd.DataFrame(results or None, columns=["size", "mtime_ns"], index=range(len(paths)), dtype="int64")
 
 
 def decode_image(path: str) -> Image.Image:

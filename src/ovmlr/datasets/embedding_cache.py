@@ -6,11 +6,12 @@ yielded by the extraction node) appends one atomically written shard; an interru
 shards only and the next run computes just the missing images.
 
 Shard schema: ``image_key`` (string), ``global`` (fixed_size_list<D>), ``patches``
-(fixed_size_list<fixed_size_list<D>, P>), ``error`` (string, null when the image was encoded). Features
-are stored as ``storage_dtype`` (float16 halves the size) and always loaded as contiguous float32 arrays
-by flattening the fixed-size lists - no per-row Python loop. An image that could not be decoded is
-recorded with its ``error`` (and zero placeholder features), so it is reported without being retried on
-every run.
+(fixed_size_list<P*D>: the ``[P, D]`` matrix row-major), ``error`` (string, null when the image was
+encoded); features non-nullable, which makes parquet skip definition levels (reading is ~5x faster than
+nested nullable lists). Features are stored as ``storage_dtype`` (float16 halves the size) and always
+loaded as contiguous float32 arrays by flattening the fixed-size lists and reshaping - no per-row loop.
+An image that could not be decoded is recorded with its ``error`` (and zero placeholder features), so it
+is reported without being retried on every run.
 """
 
 from __future__ import annotations
@@ -71,53 +72,63 @@ class EmbeddingChunk:
         )
 
 
-def _fixed_lists(values: np.ndarray, dtype: pa.DataType) -> pa.Array:
-    """Nested fixed-size lists ``[N, *shape]`` over the values of ``values`` ``[N, *shape]``."""
-    array: pa.Array = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1)).cast(dtype)
-    for size in reversed(values.shape[1:]):
-        array = pa.FixedSizeListArray.from_arrays(array, size)
-    return array
+def _vector_type(dtype: pa.DataType, size: int) -> pa.DataType:
+    """``fixed_size_list<dtype not null>[size]``: one feature vector (non-nullable: no definition levels)."""
+    return pa.list_(pa.field("element", dtype, nullable=False), size)
+
+
+def _vectors(values: np.ndarray, dtype: pa.DataType) -> pa.Array:
+    """One fixed-size list per row of ``values`` ``[N, ...]``, over its flattened values."""
+    flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1)).cast(dtype)
+    return pa.FixedSizeListArray.from_arrays(flat, type=_vector_type(dtype, int(np.prod(values.shape[1:]))))
+
+
+def shard_schema(dtype: pa.DataType, dim: int, num_patches: int) -> pa.Schema:
+    """Schema of a shard: ``patches`` holds the ``P * D`` values of ``[P, D]`` row-major in one list."""
+    return pa.schema(
+        [
+            pa.field("image_key", pa.string(), nullable=False),
+            pa.field("global", _vector_type(dtype, dim), nullable=False),
+            pa.field("patches", _vector_type(dtype, num_patches * dim), nullable=False),
+            pa.field("error", pa.string()),
+        ]
+    )
 
 
 def chunk_to_table(chunk: EmbeddingChunk, storage_dtype: str) -> pa.Table:
     """The Arrow table of one shard."""
     dtype = _DTYPES[storage_dtype]
     failed = np.array([e is not None for e in chunk.errors], dtype=bool)
-    global_feats, patch_feats = chunk.global_feats.copy(), chunk.patch_feats.copy()
-    global_feats[failed], patch_feats[failed] = 0.0, 0.0  # placeholders; the error column marks them
-    return pa.table(
-        {
-            "image_key": pa.array(list(chunk.image_keys), type=pa.string()),
-            "global": _fixed_lists(global_feats, dtype),
-            "patches": _fixed_lists(patch_feats, dtype),
-            "error": pa.array(list(chunk.errors), type=pa.string()),
-        }
-    )
+    global_feats, patch_feats = chunk.global_feats, chunk.patch_feats
+    if failed.any():
+        global_feats, patch_feats = global_feats.copy(), patch_feats.copy()
+        global_feats[failed], patch_feats[failed] = 0.0, 0.0  # placeholders; the error column marks them
+    columns = [
+        pa.array(list(chunk.image_keys), type=pa.string()),
+        _vectors(global_feats, dtype),
+        _vectors(patch_feats, dtype),
+        pa.array(list(chunk.errors), type=pa.string()),
+    ]
+    _, num_patches, dim = patch_feats.shape
+    return pa.Table.from_arrays(columns, schema=shard_schema(dtype, dim, num_patches))
 
 
 def _as_float32(table: pa.Table) -> pa.Table:
-    """The shard with float32 features (shards written with another ``storage_dtype`` load together)."""
-    fields = []
-    for field in table.schema:
-        element = field.type
-        sizes = []
-        while pa.types.is_fixed_size_list(element):
-            sizes.append(element.list_size)
-            element = element.value_type
-        target: pa.DataType = pa.float32() if sizes else field.type
-        for size in reversed(sizes):
-            target = pa.list_(target, size)
-        fields.append(pa.field(field.name, target))
+    """The rows with float32 features (shards written with another ``storage_dtype`` load together)."""
+    fields = [
+        pa.field(f.name, _vector_type(pa.float32(), f.type.list_size), nullable=False)
+        if pa.types.is_fixed_size_list(f.type)
+        else f
+        for f in table.schema
+    ]
     return table.cast(pa.schema(fields))
 
 
-def _flat_float32(column: pa.ChunkedArray, depth: int) -> np.ndarray:
-    """The values under ``depth`` levels of fixed-size lists, as a contiguous float32 vector."""
+def _flat_float32(column: pa.ChunkedArray) -> np.ndarray:
+    """The values of a fixed-size-list column, as a contiguous, writable float32 vector."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    for _ in range(depth):
-        array = array.flatten()
-    values = array.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    return np.require(values, requirements=["C", "W"])  # a writable array (Arrow buffers are read-only)
+    values = array.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return np.require(values, requirements=["C", "W"])  # Arrow buffers are read-only
 
 
 class FeatureShards(ShardedParquetDataset):
@@ -225,14 +236,13 @@ class EmbeddingStore:
     def _global(table: pa.Table) -> np.ndarray:
         """Contiguous float32 ``[N, D]`` from encoded rows."""
         dim = table.schema.field("global").type.list_size
-        return _flat_float32(table["global"], 1).reshape(table.num_rows, dim)
+        return _flat_float32(table["global"]).reshape(table.num_rows, dim)
 
     @staticmethod
     def _patches(table: pa.Table) -> np.ndarray:
-        """Contiguous float32 ``[N, P, D]`` from encoded rows."""
-        outer = table.schema.field("patches").type
-        num_patches, dim = outer.list_size, outer.value_type.list_size
-        return _flat_float32(table["patches"], 2).reshape(table.num_rows, num_patches, dim)
+        """Contiguous float32 ``[N, P, D]`` from encoded rows (``D`` is the global feature's size)."""
+        dim = table.schema.field("global").type.list_size
+        return _flat_float32(table["patches"]).reshape(table.num_rows, -1, dim)
 
 
 class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):

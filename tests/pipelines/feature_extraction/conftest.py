@@ -75,6 +75,17 @@ def manifest(tmp_path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+EMPTY_HASH_INDEX = pd.DataFrame(columns=["path", "size", "mtime_ns", "image_key"])
+
+
+@pytest.fixture
+def hashes_of():
+    """``hashes_of(manifest, params)``: ``hash_images`` with an empty hash index (every file is hashed)."""
+    from ovmlr.pipelines.feature_extraction.nodes import hash_images
+
+    return lambda manifest, params: hash_images(manifest, EMPTY_HASH_INDEX, params)[0]
+
+
 @pytest.fixture
 def params(tmp_path: Path) -> dict:
     return {

@@ -10,13 +10,14 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import ParquetDataset
 
-from ovmlr.datasets import EmbeddingCacheDataset
+from ovmlr.datasets import EmbeddingCacheDataset, ShardedParquetDataset
 from ovmlr.pipelines.feature_extraction import create_pipeline
 
 
 def _catalog(tmp_path, manifest, spec, spec_file, params) -> DataCatalog:
     labels = pd.DataFrame({"image_id": manifest["image_id"], "coat": 1, "bag": [1, 0, 0, 1, 0, 1, 0]})
     cache = {"path": str(tmp_path / "cache"), "backbone_spec_filepath": str(spec_file)}
+    hashes = {"path": str(tmp_path / "hashes"), "columns": ["path", "size", "mtime_ns", "image_key"]}
     return DataCatalog(
         {
             "image_manifest": MemoryDataset(manifest),
@@ -28,6 +29,8 @@ def _catalog(tmp_path, manifest, spec, spec_file, params) -> DataCatalog:
             "backbone_spec": MemoryDataset(spec),
             "params:feature_extraction": MemoryDataset(params),
             "params:feature_extraction.zero_shot_top_k": MemoryDataset([1]),
+            "image_file_hashes_index": ShardedParquetDataset(**hashes),
+            "image_file_hashes": ShardedParquetDataset(**hashes),
             "image_embedding_index": EmbeddingCacheDataset(**cache),
             "image_embeddings": EmbeddingCacheDataset(**cache),
             "image_keys": ParquetDataset(filepath=str(tmp_path / "image_keys.parquet")),
@@ -55,6 +58,6 @@ def test_pipeline_fills_the_cache_once(tmp_path, manifest, spec, spec_file, para
     caplog.clear()
     catalog = _catalog(tmp_path, manifest, spec, spec_file, params)
     SequentialRunner().run(create_pipeline(), catalog)
-    assert "0 new images" in caplog.text
+    assert "0 new images" in caplog.text and "Hashed 0 of 7" in caplog.text
     again, _ = catalog.load("image_embeddings").load(image_keys["image_key"].tolist())
     np.testing.assert_array_equal(again, global_feats)

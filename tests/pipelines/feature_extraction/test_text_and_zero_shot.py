@@ -13,7 +13,6 @@ from ovmlr.pipelines.feature_extraction.nodes import (
     encode_category_texts,
     evaluate_zero_shot,
     extract_image_embeddings,
-    hash_images,
     index_image_features,
 )
 
@@ -46,8 +45,8 @@ def test_text_features_need_category_names(spec, params):
         encode_category_texts(CATEGORIES.drop(columns="name"), spec, params)
 
 
-def test_zero_shot_metrics_are_the_cosine_scores_map(manifest, cache, spec, params):
-    hashes = hash_images(manifest, params)
+def test_zero_shot_metrics_are_the_cosine_scores_map(manifest, cache, spec, params, hashes_of):
+    hashes = hashes_of(manifest, params)
     for chunk in extract_image_embeddings(hashes, cache.load(), spec, params):
         cache.save(chunk)
     image_keys, _ = index_image_features(hashes, cache.load())

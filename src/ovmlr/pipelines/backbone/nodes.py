@@ -28,6 +28,7 @@ from ovmlr.backbones.configs import (
 )
 from ovmlr.backbones.demo import (
     DemoTrainingConfig,
+    DemoTrainingResult,
     create_initial_model,
     train_demo_backbone,
     training_key,
@@ -101,11 +102,15 @@ def fit_demo_backbone(
         "history": result.history,
         "train_seconds": result.train_seconds,
     }
-    metrics = {
+    return {"state_dict": result.state_dict, "ovmlr": summary}, summary, training_metrics(result)
+
+
+def training_metrics(result: DemoTrainingResult) -> dict[str, Any]:
+    """The loss history and wall time as MLflow metric histories."""
+    return {
         "loss": [{"step": h["step"], "value": h["loss"]} for h in result.history],
         "train_seconds": {"step": 0, "value": result.train_seconds},
     }
-    return {"state_dict": result.state_dict, "ovmlr": summary}, summary, metrics
 
 
 def specify_backbone(params: dict[str, Any], demo_backbone_config: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ key and backbone, so a run encodes only the images not cached yet ("N new images
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,24 +25,32 @@ from ovmlr.backbones import (
     load_backbone,
     resolve_device,
 )
-from ovmlr.backbones.images import ImageFileDataset, hash_files, resolve_paths
+from ovmlr.backbones.images import ImageFileDataset, hash_files, resolve_paths, stat_files
 from ovmlr.datasets.embedding_cache import EmbeddingChunk, EmbeddingStore
 from ovmlr.metrics import mean_average_precision, zsl_gzsl_metrics
 
 logger = logging.getLogger(__name__)
 
 HASH_COLUMNS = ["image_id", "path", "image_key", "error"]
+INDEX_COLUMNS = ["path", "size", "mtime_ns", "image_key"]
 
 
-def hash_images(image_manifest: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
-    """Content key of every manifest image.
+def hash_images(
+    image_manifest: pd.DataFrame, image_file_hashes_index: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Content key of every manifest image, re-hashing only files changed since they were last hashed.
+
+    A file whose resolved path, size and modification time (ns) match an entry of the hash index keeps
+    that entry's key (as git's index does); every other file is read and hashed.
 
     Args:
         image_manifest: ``image_id``, ``path``, ``split``.
+        image_file_hashes_index: Earlier hashes: ``path``, ``size``, ``mtime_ns``, ``image_key``.
         params: ``feature_extraction`` parameters (``image_root``, ``hash_workers``).
 
     Returns:
-        ``image_id``, ``path`` (as resolved), ``image_key`` (SHA-256 hex, ``None`` if unreadable), ``error``.
+        ``(image_hashes, new index rows)``: ``image_id``, ``path`` (as resolved), ``image_key`` (SHA-256
+        hex, ``None`` if unreadable), ``error``; and the index rows of the files hashed now.
 
     Raises:
         ValueError: Missing columns or duplicated ``image_id`` (named).
@@ -55,11 +62,21 @@ def hash_images(image_manifest: pd.DataFrame, params: dict[str, Any]) -> pd.Data
     if not duplicated.empty:
         raise ValueError(f"image_manifest has duplicated image_id values: {duplicated.head(5).tolist()}")
     paths = resolve_paths(image_manifest["path"].astype(str).tolist(), params["image_root"])
-    start = time.perf_counter()
-    hashed = hash_files(paths, params["hash_workers"])
-    logger.info("Hashed %d image files in %.1f s", len(paths), time.perf_counter() - start)
-    frame = pd.DataFrame({"image_id": image_manifest["image_id"].astype(str).to_numpy(), "path": paths})
-    return pd.concat([frame, hashed], axis=1)[HASH_COLUMNS]
+    files = pd.concat([pd.DataFrame({"path": paths}), stat_files(paths)], axis=1)
+    known = image_file_hashes_index[INDEX_COLUMNS].astype({"path": str, "size": "int64", "mtime_ns": "int64"})
+    known = known.drop_duplicates(["path", "size", "mtime_ns"], keep="last")
+    files = files.merge(
+        known[["path", "size", "mtime_ns", "image_key"]], how="left", on=["path", "size", "mtime_ns"]
+    )
+    files["error"] = None
+    todo = files["image_key"].isna().to_numpy()
+    files.loc[todo, ["image_key", "error"]] = hash_files(
+        files["path"][todo].tolist(), params["hash_workers"]
+    ).to_numpy()
+    logger.info("Hashed %d of %d image files (the others are unchanged since hashed)", todo.sum(), len(files))
+    hashed = files[todo & files["error"].isna().to_numpy()]
+    frame = files.assign(image_id=image_manifest["image_id"].astype(str).to_numpy())
+    return frame[HASH_COLUMNS].astype({"image_key": object}), hashed[INDEX_COLUMNS].reset_index(drop=True)
 
 
 def images_to_encode(image_hashes: pd.DataFrame, cached: pd.DataFrame) -> pd.DataFrame:

@@ -17,8 +17,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 hash_images,
-                inputs=["image_manifest", "params:feature_extraction"],
-                outputs="image_hashes",
+                inputs=["image_manifest", "image_file_hashes_index", "params:feature_extraction"],
+                outputs=["image_hashes", "image_file_hashes"],
                 name="hash_images_node",
             ),
             node(
