@@ -58,7 +58,11 @@ def _demo_model_config(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def checkpoint_summary(checkpoint: dict[str, Any]) -> dict[str, Any]:
-    """The JSON side of a demo checkpoint (``demo_backbone_config``): everything but the weights."""
+    """The JSON side of a demo checkpoint (``demo_backbone_config``): everything but the weights.
+
+    The checkpoint holds only deterministic content (no wall time), so retraining the same key on the
+    same machine reproduces the file byte for byte, hence the same ``backbone_id`` and embedding cache.
+    """
     return dict(checkpoint["ovmlr"])
 
 
@@ -74,9 +78,9 @@ def fit_demo_backbone(
 
     Returns:
         ``(checkpoint, config summary, training metrics)``: the checkpoint is ``{"state_dict": …, "ovmlr":
-        {model_name, model_config, training_key, training, history, train_seconds}}``, loadable by
-        open_clip; the metrics are the loss history for MLflow (empty when reused). For ``kind: open_clip``
-        all three are ``{}`` (nothing is trained).
+        {model_name, model_config, training_key, training, history}}``, loadable by open_clip; the summary
+        adds ``train_seconds`` when trained now; the metrics are the loss history and wall time for MLflow
+        (empty when reused). For ``kind: open_clip`` all three are ``{}`` (nothing is trained).
     """
     if _kind(params) != "demo":
         logger.info("backbone.kind=%s: no demo backbone to train", params["kind"])
@@ -100,9 +104,9 @@ def fit_demo_backbone(
         "training_key": key,
         "training": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(config).items()},
         "history": result.history,
-        "train_seconds": result.train_seconds,
     }
-    return {"state_dict": result.state_dict, "ovmlr": summary}, summary, training_metrics(result)
+    checkpoint = {"state_dict": result.state_dict, "ovmlr": summary}
+    return checkpoint, summary | {"train_seconds": result.train_seconds}, training_metrics(result)
 
 
 def training_metrics(result: DemoTrainingResult) -> dict[str, Any]:
