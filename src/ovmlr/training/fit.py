@@ -140,9 +140,14 @@ def fit(
         stats["epoch"] = float(epoch)
         state.epoch = epoch
         state.history.append(stats)
-        shown = {k: round(v, 4) for k, v in stats.items() if k.startswith(("train/loss", "val/"))}
-        logger.info("epoch %d/%d %s", epoch, cfg.epochs, shown)
+        logger.info("epoch %d/%d %s", epoch, cfg.epochs, _headline(stats))
         yield _checkpoint(run_id, state, model, optimizer, scheduler, cfg)
+
+
+def _headline(stats: dict[str, float]) -> str:
+    """One log line: training loss, then the validation mAP and F1@K of both tasks."""
+    keys = ["train/loss"] + [k for k in stats if k.startswith("val/") and ("mAP" in k or "F1" in k)]
+    return " ".join(f"{k}={stats[k]:.4f}" for k in keys if k in stats)
 
 
 def best_epoch(history: list[dict[str, float]], metric: str) -> tuple[int, float]:
