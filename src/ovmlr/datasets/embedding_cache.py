@@ -113,22 +113,19 @@ def chunk_to_table(chunk: EmbeddingChunk, storage_dtype: str) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=shard_schema(dtype, dim, num_patches))
 
 
-def _as_float32(table: pa.Table) -> pa.Table:
-    """The rows with float32 features (shards written with another ``storage_dtype`` load together)."""
-    fields = [
-        pa.field(f.name, _vector_type(pa.float32(), f.type.list_size), nullable=False)
-        if pa.types.is_fixed_size_list(f.type)
-        else f
-        for f in table.schema
-    ]
-    return table.cast(pa.schema(fields))
+def _scatter(values: np.ndarray, src: np.ndarray, target: np.ndarray, dest: np.ndarray) -> None:
+    """``target[dest] = values[src]``, in one copy when ``dest`` is a contiguous run (the usual case)."""
+    if len(dest) and dest[-1] - dest[0] + 1 == len(dest) and values.dtype == target.dtype:
+        np.take(values, src, axis=0, out=target[dest[0] : dest[-1] + 1])
+    else:
+        target[dest] = values[src]
 
 
-def _flat_float32(column: pa.ChunkedArray) -> np.ndarray:
-    """The values of a fixed-size-list column, as a contiguous, writable float32 vector."""
+def _vector_rows(column: pa.ChunkedArray) -> np.ndarray:
+    """A fixed-size-list column as ``[rows, size]`` (float16 or float32; zero-copy when possible)."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    values = array.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    return np.require(values, requirements=["C", "W"])  # Arrow buffers are read-only
+    size = array.type.list_size
+    return array.flatten().to_numpy(zero_copy_only=False).reshape(-1, size)
 
 
 class FeatureShards(ShardedParquetDataset):
@@ -177,38 +174,55 @@ class EmbeddingStore:
         frame = table.to_pandas().drop_duplicates("image_key", keep="first").reset_index(drop=True)
         return frame.astype({"error": object}).where(frame.notna(), None)
 
-    def _rows(self, wanted: pa.Array, columns: list[str]) -> pa.Table | None:
-        """``columns`` of the rows of ``wanted`` keys (a shard is read further only if it holds one)."""
-        found = []
-        for shard in self._shards.shard_paths():
-            try:
-                hits = pc.is_in(pq.read_table(shard, columns=["image_key"])["image_key"], value_set=wanted)
-                if pc.any(hits).as_py():
-                    found.append(_as_float32(pq.read_table(shard, columns=columns).filter(hits)))
-            except pa.ArrowException as exc:
-                raise DatasetError(f"Cannot read cache shard '{shard}': {exc}") from exc
-        return pa.concat_tables(found) if found else None
+    def _shard_rows(self, shard: Path, wanted: pa.Array, features: list[str]) -> pa.Table | None:
+        """``image_key``, ``error`` and ``features`` of a shard, or ``None`` when it holds no wanted key."""
+        try:
+            hits = pc.is_in(pq.read_table(shard, columns=["image_key"])["image_key"], value_set=wanted)
+            if not pc.any(hits).as_py():
+                return None
+            return pq.read_table(shard, columns=["image_key", "error", *features])
+        except pa.ArrowException as exc:
+            raise DatasetError(f"Cannot read cache shard '{shard}': {exc}") from exc
 
-    def _ordered_rows(self, keys: pd.Index, features: list[str]) -> pa.Table:
-        """Encoded rows of the (non-empty) ``keys`` in their order: ``image_key``, ``error``, features."""
-        table = self._rows(
-            pa.array(keys.unique().tolist(), type=pa.string()), ["image_key", "error", *features]
+    def _gather(self, keys: pd.Index, features: list[str]) -> dict[str, np.ndarray]:
+        """Rows ``[N, size]`` of each feature column for ``keys``, in their order (first occurrence wins).
+
+        Each shard holding wanted keys is read once; its rows are copied straight into the output with one
+        numpy gather per shard and column (no Arrow ``take`` / ``concat`` copies, no per-row loop).
+        """
+        out: dict[str, np.ndarray] = {}
+        filled, errors = (
+            np.zeros(len(keys), dtype=bool),
+            pd.Series(None, index=range(len(keys)), dtype=object),
         )
-        cached = pd.Index([] if table is None else table["image_key"].to_pylist())
-        position = cached[~cached.duplicated()].get_indexer(keys)
-        if (position < 0).any():
-            missing = keys[position < 0][:10].tolist()
+        wanted = pa.array(keys.unique().tolist(), type=pa.string())
+        for shard in self._shards.shard_paths():
+            table = self._shard_rows(shard, wanted, features)
+            if table is None:
+                continue
+            shard_keys = pd.Index(table["image_key"].to_pylist())
+            dest = np.flatnonzero(~filled & keys.isin(shard_keys))
+            src = shard_keys.drop_duplicates().get_indexer(keys[dest])
+            errors.iloc[dest] = np.asarray(table["error"].to_pylist(), dtype=object)[src]
+            for name in features:
+                values = _vector_rows(table[name])  # [rows of the shard, size], a view of the Arrow buffer
+                target = out.setdefault(name, np.empty((len(keys), values.shape[1]), dtype=np.float32))
+                _scatter(values, src, target, dest)
+            filled[dest] = True
+        self._check(keys, filled, errors)
+        return out
+
+    def _check(self, keys: pd.Index, filled: np.ndarray, errors: pd.Series) -> None:
+        """Raise for keys not cached, or cached as failed (up to 10 named)."""
+        if not filled.all():
+            missing = keys[~filled][:10].tolist()
             raise KeyError(
-                f"{(position < 0).sum()} image keys are not cached for backbone {self.backbone_id}: {missing}"
+                f"{(~filled).sum()} image keys are not cached for backbone {self.backbone_id}: {missing}"
             )
-        table = table.filter(pa.array(~cached.duplicated())).take(pa.array(position))
-        errors = pd.Series(table["error"].to_pylist(), dtype=object)
-        if errors.notna().any():
-            failed = [
-                f"{k}: {e}" for k, e in zip(keys[errors.notna().to_numpy()], errors.dropna(), strict=True)
-            ]
-            raise KeyError(f"{len(failed)} requested images have no features (failed): {failed[:10]}")
-        return table
+        failed = errors.notna().to_numpy()
+        if failed.any():
+            named = [f"{k}: {e}" for k, e in zip(keys[failed], errors[failed], strict=True)]
+            raise KeyError(f"{failed.sum()} requested images have no features (failed): {named[:10]}")
 
     def load(self, image_keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Features of ``image_keys``, in the order asked.
@@ -222,27 +236,16 @@ class EmbeddingStore:
         keys = pd.Index(list(image_keys), dtype=object)
         if not len(keys):
             return np.zeros((0, 0), np.float32), np.zeros((0, 0, 0), np.float32)
-        table = self._ordered_rows(keys, ["global", "patches"])
-        return self._global(table), self._patches(table)
+        rows = self._gather(keys, ["global", "patches"])
+        dim = rows["global"].shape[1]
+        return rows["global"], rows["patches"].reshape(len(keys), -1, dim)
 
     def load_global(self, image_keys: Sequence[str]) -> np.ndarray:
         """Only the global features ``[N, D]`` of ``image_keys`` (patch columns are not read)."""
         keys = pd.Index(list(image_keys), dtype=object)
         if not len(keys):
             return np.zeros((0, 0), np.float32)
-        return self._global(self._ordered_rows(keys, ["global"]))
-
-    @staticmethod
-    def _global(table: pa.Table) -> np.ndarray:
-        """Contiguous float32 ``[N, D]`` from encoded rows."""
-        dim = table.schema.field("global").type.list_size
-        return _flat_float32(table["global"]).reshape(table.num_rows, dim)
-
-    @staticmethod
-    def _patches(table: pa.Table) -> np.ndarray:
-        """Contiguous float32 ``[N, P, D]`` from encoded rows (``D`` is the global feature's size)."""
-        dim = table.schema.field("global").type.list_size
-        return _flat_float32(table["patches"]).reshape(table.num_rows, -1, dim)
+        return self._gather(keys, ["global"])["global"]
 
 
 class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
