@@ -34,7 +34,13 @@ def test_forward_shapes_for_every_ablation(use_isr: bool, use_ist: bool, impleme
     torch.manual_seed(0)
     model = C2SRT(_config(use_isr=use_isr, use_ist=use_ist, **{"ist.implementation": implementation}), 100.0)
     out = model(*_inputs(), NEIGHBOURS)
-    expected = {"logits": (B, C), "cosine": (B, C), "f_img": (B, C, D), "node_feats": (B, C, D)}
+    expected = {
+        "logits": (B, C),
+        "cosine": (B, C),
+        "zero_shot": (B, C),
+        "f_img": (B, C, D),
+        "node_feats": (B, C, D),
+    }
     if use_isr:
         expected |= {"f_local": (B, C, D), "isr_mask": (B, C, P)}
     assert {key: tuple(value.shape) for key, value in out.items()} == expected
@@ -46,6 +52,27 @@ def test_without_isr_and_ist_the_head_is_zero_shot_clip() -> None:
     out = C2SRT(_config(use_isr=False, use_ist=False))(global_feats, None, text, None)
     torch.testing.assert_close(out["logits"], zero_shot_scores(global_feats, text))
     assert sum(p.numel() for p in C2SRT(_config(use_isr=False, use_ist=False)).parameters()) == 0
+
+
+def test_zero_shot_ensemble_applies_in_eval_mode_only() -> None:
+    global_feats, patches, text = _inputs()
+    torch.manual_seed(0)
+    model = C2SRT(_config(**{"score.zero_shot_weight": 0.3}), 100.0)
+    trained_view = model.train()(global_feats, patches, text, NEIGHBOURS)
+    torch.testing.assert_close(trained_view["logits"], trained_view["cosine"])  # Eq. 10 for the loss
+    out = model.eval()(global_feats, patches, text, NEIGHBOURS)
+    zero_shot = zero_shot_scores(global_feats, text)
+    torch.testing.assert_close(out["zero_shot"], zero_shot)
+    torch.testing.assert_close(out["logits"], 0.7 * out["cosine"] + 0.3 * zero_shot)
+    assert not torch.allclose(out["logits"], out["cosine"])
+
+
+def test_full_zero_shot_weight_scores_exactly_as_zero_shot_clip() -> None:
+    global_feats, patches, text = _inputs(seed=3)
+    torch.manual_seed(1)  # any head weights: with w = 1 the head does not enter the evaluated score
+    model = C2SRT(_config(**{"score.zero_shot_weight": 1.0}), 100.0).eval()
+    out = model(global_feats, patches, text, NEIGHBOURS)
+    torch.testing.assert_close(out["logits"], zero_shot_scores(global_feats, text), rtol=0, atol=0)
 
 
 def test_isr_image_feature_is_mean_of_local_and_global() -> None:

@@ -47,6 +47,7 @@ def test_round_trip_through_dict() -> None:
         ({"isr.pooling": "max"}, "isr.pooling must be one of"),
         ({"ist.implementation": "sparse"}, "ist.implementation must be one of"),
         ({"ist.hidden_dim": 510}, r"ist.hidden_dim \(510\) must be divisible by ist.heads \(8\)"),
+        ({"score.zero_shot_weight": 1.5}, r"score.zero_shot_weight must be in \[0, 1\], got 1.5"),
     ],
 )
 def test_bad_overrides_raise(overrides: dict, match: str) -> None:

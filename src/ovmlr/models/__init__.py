@@ -11,8 +11,9 @@ Shape letters used in every docstring and ``# [..]`` comment of the project:
 * **T** prompt templates of the text ensemble (Eq. 24)
 
 Modules: ``config`` (JSON configs ↔ dataclasses), ``isr`` (Eq. 4-5, Algorithm 1), ``gatv2`` and ``ist``
-(Eq. 6-9, 17-23), ``prediction`` (Eq. 10), ``losses`` (Eq. 11-12), ``distillation`` (Eq. 2), ``c2srt`` (the
-assembled head), ``baselines`` (zero-shot CLIP, MKT-style two-stream scores).
+(Eq. 6-9, 17-23), ``prediction`` (Eq. 10, the inference-time zero-shot ensemble), ``losses`` (Eq. 11-12),
+``distillation`` (Eq. 2), ``c2srt`` (the assembled head), ``baselines`` (zero-shot CLIP, MKT-style two-stream
+scores).
 """
 
 from ovmlr.models.baselines import mkt_style_scores, zero_shot_scores
@@ -32,7 +33,7 @@ from ovmlr.models.gatv2 import DenseGATv2Conv, batched_edge_index
 from ovmlr.models.isr import ISR, patch_scores, pool_patches, select_patches
 from ovmlr.models.ist import IST
 from ovmlr.models.losses import ranking_loss, total_loss
-from ovmlr.models.prediction import ScoreScale, category_cosine
+from ovmlr.models.prediction import ScoreScale, category_cosine, zero_shot_ensemble
 
 __all__ = [
     "C2SRT",
@@ -59,5 +60,6 @@ __all__ = [
     "resolve_temperature",
     "select_patches",
     "total_loss",
+    "zero_shot_ensemble",
     "zero_shot_scores",
 ]

@@ -15,10 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ovmlr.models.baselines import zero_shot_scores
 from ovmlr.models.config import C2SRTConfig
 from ovmlr.models.isr import ISR
 from ovmlr.models.ist import IST
-from ovmlr.models.prediction import ScoreScale, category_cosine
+from ovmlr.models.prediction import ScoreScale, category_cosine, zero_shot_ensemble
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,11 @@ class C2SRT(nn.Module):
     gives :math:`f_{img}^{(c)} = f_G`; ``use_ist=False`` scores :math:`f_{img}^{(c)}` directly. With both
     off (or ISR only) the head has no trainable parameter except a learnable score scale.
 
+    In eval mode, with ``score.zero_shot_weight`` w > 0, :math:`\hat{y}_c` uses
+    :math:`(1 - w) \cos(h_l^{(c)}, f_{txt}^{(c)}) + w \cos(f_G, f_{txt}^{(c)})` instead of the cosine (an
+    inference-time ensemble with zero-shot CLIP, :func:`~ovmlr.models.prediction.zero_shot_ensemble`);
+    in training mode the score is always Eq. (10), so the ranking loss trains the head alone.
+
     Args:
         config: Architecture (see :class:`~ovmlr.models.config.C2SRTConfig`).
         logit_scale: The backbone's CLIP logit scale, used as ISR temperature when ``isr.temperature`` is
@@ -95,8 +101,9 @@ class C2SRT(nn.Module):
         - **input:** global :math:`(B, D)`, patches :math:`(B, P, D)`, text :math:`(C, D)`,
           neighbours :math:`(C, K)`
         - **output:** dict: ``logits`` :math:`(B, C)`, ``cosine`` :math:`(B, C)`, ``f_img``
-          :math:`(B, C, D)`, ``node_feats`` :math:`(B, C, D)` (= ``f_img`` when IST is off), and with ISR on
-          ``f_local`` :math:`(B, C, D)` and ``isr_mask`` :math:`(B, C, P)` (bool)
+          :math:`(B, C, D)`, ``node_feats`` :math:`(B, C, D)` (= ``f_img`` when IST is off), ``zero_shot``
+          :math:`(B, C)` (:math:`\cos(f_G, f_{txt})`), and with ISR on ``f_local`` :math:`(B, C, D)` and
+          ``isr_mask`` :math:`(B, C, P)` (bool)
     """
 
     def __init__(self, config: C2SRTConfig, logit_scale: float | None = None) -> None:
@@ -139,9 +146,14 @@ class C2SRT(nn.Module):
         out = self.image_features(global_feats, patch_feats, text)
         out["node_feats"] = out["f_img"] if self.ist is None else self.ist(out["f_img"], text, neighbours)
         out["cosine"] = category_cosine(out["node_feats"], text)
-        out["logits"] = self.score_scale(out["cosine"])
+        out["zero_shot"] = zero_shot_scores(global_feats, text_feats)
+        weight = 0.0 if self.training else self.config.score.zero_shot_weight
+        out["logits"] = self.score_scale(zero_shot_ensemble(out["cosine"], out["zero_shot"], weight))
         return out
 
     def extra_repr(self) -> str:
         c = self.config
-        return f"embed_dim={c.embed_dim}, use_isr={c.use_isr}, use_ist={c.use_ist}"
+        return (
+            f"embed_dim={c.embed_dim}, use_isr={c.use_isr}, use_ist={c.use_ist}, "
+            f"zero_shot_weight={c.score.zero_shot_weight}"
+        )

@@ -87,10 +87,18 @@ class ScoreConfig:
     learnable: bool = (
         False  # True: learn log(scale); note a hinge loss can then be lowered by growing the scale
     )
+    # w of the inference-time zero-shot ensemble (prediction.zero_shot_ensemble): in eval mode the score is
+    # (1 - w)·cos(h_l, f_txt) + w·cos(f_G, f_txt); training (Eq. 11) sees w = 0. 0 → the paper's Eq. (10).
+    # An output-space ensemble with the backbone's zero-shot classifier (WiSE-FT, Wortsman et al., CVPR 2022;
+    # ViLD-ensemble, Gu et al., ICLR 2022): a head fitted to few seen categories ranks unseen ones worse than
+    # zero-shot CLIP does (benchmarks/diagnose_zsl.py); the ensemble keeps CLIP's ranking as a prior.
+    zero_shot_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.scale <= 0:
             raise ValueError(f"score.scale must be > 0, got {self.scale}")
+        if not 0.0 <= self.zero_shot_weight <= 1.0:
+            raise ValueError(f"score.zero_shot_weight must be in [0, 1], got {self.zero_shot_weight}")
 
 
 @dataclass(frozen=True)
