@@ -18,6 +18,7 @@ def test_shipped_configs_load_with_paper_defaults() -> None:
     paper = load_model_config("c2srt")
     assert (paper.embed_dim, paper.isr.alpha, paper.isr.max_patches, paper.ist.layers) == (512, 0.5, 32, 2)
     assert paper.isr.temperature is None
+    assert paper.score.zero_shot_weight == 0.0  # the paper's Eq. (10); the demo config's w is validated
     assert load_model_config("c2srt_small").embed_dim == 128  # the demo backbone's joint dimension
 
 
