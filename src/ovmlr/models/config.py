@@ -122,12 +122,12 @@ class C2SRTConfig:
             )
 
 
-def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     """A new dict: ``base`` with ``update`` applied recursively (nested dicts merge, other values replace)."""
     merged = dict(base)
     for key, value in update.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -140,7 +140,7 @@ def _nested_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
         wrapped = value
         for part in reversed(str(key).split(".")):
             wrapped = {part: wrapped}
-        nested = _deep_merge(nested, wrapped)
+        nested = deep_merge(nested, wrapped)
     return nested
 
 
@@ -212,5 +212,5 @@ def load_model_config(name: str, overrides: dict[str, Any] | None = None) -> C2S
     if not path.is_file():
         raise ValueError(f"Unknown model config '{name}'; available: {list_model_configs()}")
     base = json.loads(path.read_text(encoding="utf-8"))
-    merged = _deep_merge(base, _nested_overrides(overrides or {}))
+    merged = deep_merge(base, _nested_overrides(overrides or {}))
     return config_from_dict(merged, where=f"model config '{name}'")

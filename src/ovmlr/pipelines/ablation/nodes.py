@@ -19,6 +19,7 @@ from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.metrics import zsl_gzsl_metrics
 from ovmlr.models import mkt_style_scores, zero_shot_scores
+from ovmlr.models.config import deep_merge
 from ovmlr.pipelines.relation_mining.nodes import select_neighbours
 from ovmlr.pipelines.training.nodes import make_training_task
 from ovmlr.training.finetune import FinetuneConfig, split_images, student_features
@@ -30,17 +31,6 @@ from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables
 logger = logging.getLogger(__name__)
 
 TABLE_METRICS = ("mAP", "F1_at_{k0}", "F1_at_{k1}")
-
-
-def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """A new dict: ``base`` with ``update`` applied recursively."""
-    merged = dict(base)
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def variant_training_params(
