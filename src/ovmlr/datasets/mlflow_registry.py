@@ -35,6 +35,8 @@ class ModelRegistration:
         description: Text of the model version (dataset, split, test metrics).
         force_champion: Make this version champion whatever the comparison says.
         tags: Extra model-version tags.
+        pip_requirements: The model's pinned requirements (``None``: MLflow infers them).
+        code_paths: Local code the model needs to load (copied into the logged model).
     """
 
     python_model: Any
@@ -44,6 +46,8 @@ class ModelRegistration:
     description: str = ""
     force_champion: bool = False
     tags: dict[str, str] = field(default_factory=dict)
+    pip_requirements: list[str] | None = None
+    code_paths: list[str] | None = None
 
 
 def champion_decision(new_value: float, champion_value: float | None, force: bool) -> tuple[bool, str]:
@@ -126,6 +130,8 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
             name=self._artifact_name,
             python_model=data.python_model,
             input_example=data.input_example,
+            pip_requirements=data.pip_requirements,
+            code_paths=data.code_paths,
             registered_model_name=self._model_name,
         )
         version = str(info.registered_model_version)

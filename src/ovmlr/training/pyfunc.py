@@ -4,8 +4,9 @@ Input: a DataFrame with one row per image and two list columns, ``global_feature
 backbone's global feature) and ``patch_features`` (P·D floats, the projected patch tokens, row-major).
 Output: a DataFrame of scores, one column per category of the model's vocabulary (seen + unseen).
 
-Load it back with ``mlflow.pyfunc.load_model("models:/ovmlr-c2srt@champion")``; the ``ovmlr`` package must be
-importable where it is loaded.
+Load it back with ``mlflow.pyfunc.load_model("models:/ovmlr-c2srt@champion")``. The logged model carries
+the ``ovmlr`` package as MLflow ``code_paths`` and pins its third-party requirements
+(:func:`model_requirements`), so it also loads in an environment built from its ``requirements.txt`` alone.
 
 A model trained in ``finetune`` mode also carries its student image encoder (``student_state``, ``mode``):
 its inputs must then be the *student's* features (``ovmlr.backbones.student.StudentImageEncoder`` built from
@@ -14,6 +15,8 @@ the same backbone with these weights), not the frozen backbone's cached ones.
 
 from __future__ import annotations
 
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -23,14 +26,37 @@ import torch
 
 from ovmlr.training.vocabulary import Vocabulary
 
+# Third-party distributions the scoring path imports (the head, PyG's reference GATv2, the vocabulary, tqdm).
+MODEL_DISTRIBUTIONS = ("torch", "torch_geometric", "numpy", "pandas", "tqdm", "cloudpickle")
 
-def features_to_frame(global_feats: np.ndarray, patch_feats: np.ndarray) -> pd.DataFrame:
-    """The pyfunc input frame of global [N, D] and patch [N, P, D] features."""
+
+def model_requirements() -> list[str]:
+    """``pip_requirements`` of the logged model: :data:`MODEL_DISTRIBUTIONS` pinned to the installed versions.
+
+    MLflow's own inference of requirements fails on a model defined in a local package (it falls back to
+    ``cloudpickle`` alone), so they are stated explicitly; MLflow adds itself.
+    """
+    return [f"{name}=={version(name)}" for name in MODEL_DISTRIBUTIONS]
+
+
+def model_code_paths() -> list[str]:
+    """``code_paths`` of the logged model: the ``ovmlr`` package, which defines the pickled classes."""
+    return [str(Path(__file__).resolve().parents[1])]
+
+
+def features_to_frame(
+    global_feats: np.ndarray, patch_feats: np.ndarray, dtype: type = np.float32
+) -> pd.DataFrame:
+    """The pyfunc input frame of global [N, D] and patch [N, P, D] features.
+
+    ``dtype`` float64 is for the logged input example: MLflow's serving example goes through JSON, which
+    comes back as float64, and a float32 signature would refuse it; float32 inputs cast up to it safely.
+    """
     n = len(global_feats)
     return pd.DataFrame(
         {
-            "global_feature": list(np.asarray(global_feats, dtype=np.float32).reshape(n, -1)),
-            "patch_features": list(np.asarray(patch_feats, dtype=np.float32).reshape(n, -1)),
+            "global_feature": list(np.asarray(global_feats, dtype=dtype).reshape(n, -1)),
+            "patch_features": list(np.asarray(patch_feats, dtype=dtype).reshape(n, -1)),
         }
     )
 

@@ -27,7 +27,12 @@ from ovmlr.training.loop import (
     resolve_device,
 )
 from ovmlr.training.model_factory import build_model, resolve_model_config
-from ovmlr.training.pyfunc import C2SRTPyfuncModel, features_to_frame
+from ovmlr.training.pyfunc import (
+    C2SRTPyfuncModel,
+    features_to_frame,
+    model_code_paths,
+    model_requirements,
+)
 from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables, label_matrix
 
 logger = logging.getLogger(__name__)
@@ -270,7 +275,7 @@ def package_model(
         mode=trained_model["mode"],
         student_state=trained_model["student_state"],
     )
-    example = features_to_frame(val_split.global_feats[:2], val_split.patch_feats[:2])
+    example = features_to_frame(val_split.global_feats[:2], val_split.patch_feats[:2], dtype=np.float64)
     shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(test_metrics.items()) if "mAP" in k or "F1" in k)
     n_unseen = int(vocabulary.unseen_mask.sum())
     description = (
@@ -287,4 +292,6 @@ def package_model(
         description=description,
         force_champion=bool(registry_params.get("force_champion", False)),
         tags={"ovmlr.fingerprint": trained_model["fingerprint"], "ovmlr.epoch": str(trained_model["epoch"])},
+        pip_requirements=model_requirements(),
+        code_paths=model_code_paths(),
     )
