@@ -20,6 +20,20 @@ from kedro.io import AbstractDataset, DatasetError
 SHARD_GLOB = "part-*.parquet"
 
 
+def large_text(table: pa.Table) -> pa.Table:
+    """``string`` columns as ``large_string`` (pandas 3's text type), so every shard stores text alike.
+
+    An object column of Python strings becomes ``string`` in Arrow, a pandas ``str`` column
+    ``large_string``; the same cache written from both would otherwise hold two types for one column.
+    """
+    fields = [
+        pa.field(f.name, pa.large_string(), f.nullable, f.metadata) if pa.types.is_string(f.type) else f
+        for f in table.schema
+    ]
+    schema = pa.schema(fields, metadata=table.schema.metadata)
+    return table if schema.equals(table.schema) else table.cast(schema)
+
+
 class ShardedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     """A directory of parquet shards that grows by whole shards.
 
@@ -70,7 +84,8 @@ class ShardedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 tables.append(pq.read_table(shard, columns=cols))
             except Exception as exc:  # noqa: BLE001 - re-raised with the file named
                 raise DatasetError(f"Cannot read cache shard '{shard}': {exc}") from exc
-        return pa.concat_tables(tables, promote_options="default")
+        # "permissive": shards written by different code paths may store text as string or large_string.
+        return pa.concat_tables(tables, promote_options="permissive")
 
     def _load(self) -> pd.DataFrame:
         table = self.load_table()
@@ -82,6 +97,7 @@ class ShardedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
         if table.num_rows == 0:
             return
+        table = large_text(table)
         self._path.mkdir(parents=True, exist_ok=True)
         name = f"part-{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.parquet"
         final = self._path / name
