@@ -7,11 +7,19 @@ __all__ = ["ShardedParquetDataset"]
 # Raw-data datasets (data_processing / category_sets stages).
 from .fashion_mnist import FashionMNISTDataset  # noqa: E402
 from .idx import IDXDataset  # noqa: E402
+from .image_folder import ImageFolderDataset  # noqa: E402
 from .name_list import NameListDataset  # noqa: E402
 from .nus_wide import NusWideDataset  # noqa: E402
 from .open_images import OpenImagesDataset  # noqa: E402
 
-__all__ += ["FashionMNISTDataset", "IDXDataset", "NameListDataset", "NusWideDataset", "OpenImagesDataset"]
+__all__ += [
+    "FashionMNISTDataset",
+    "IDXDataset",
+    "ImageFolderDataset",
+    "NameListDataset",
+    "NusWideDataset",
+    "OpenImagesDataset",
+]
 
 # The chat LLM of relation mining (relation_mining stage).
 from .llm_backend import LLMBackendDataset  # noqa: E402

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
-from kedro_datasets.partitions import PartitionedDataset
 from PIL import Image
 
 from ovmlr.data.fashion_mnist import FashionMNISTRelease
+from ovmlr.datasets import ImageFolderDataset
 from ovmlr.pipelines.data_processing import create_pipeline
 from ovmlr.pipelines.data_processing.pipeline import OUTPUTS
 
@@ -47,7 +47,7 @@ def make_catalog(mosaic_dir, images_dataset) -> DataCatalog:
 
 def test_pipeline_writes_the_contract_tables_and_one_png_per_manifest_row(tmp_path):
     mosaic_dir = tmp_path / "mosaics"
-    images = PartitionedDataset(path=str(mosaic_dir), dataset="pillow.ImageDataset", filename_suffix=".png")
+    images = ImageFolderDataset(path=str(mosaic_dir))
     catalog = make_catalog(mosaic_dir, images)
     run(catalog)
     manifest = catalog.load("image_manifest")
@@ -68,6 +68,16 @@ def test_pipeline_writes_the_contract_tables_and_one_png_per_manifest_row(tmp_pa
     split, index = tile["item_id"].split("-")
     source = tiny_release().train_images if split == "train" else tiny_release().test_images
     np.testing.assert_array_equal(pixels[28 * r : 28 * r + 28, 28 * c : 28 * c + 28], source[int(index)])
+
+
+def test_a_rerun_keeps_the_unchanged_pngs_and_their_mtimes(tmp_path):
+    mosaic_dir = tmp_path / "mosaics"
+    images = ImageFolderDataset(path=str(mosaic_dir))
+    run(make_catalog(mosaic_dir, images))
+    before = {p.name: p.stat().st_mtime_ns for p in mosaic_dir.glob("*.png")}
+    run(make_catalog(mosaic_dir, images))
+    assert images.last_save_counts == {"written": 0, "unchanged": len(before), "removed": 0}
+    assert {p.name: p.stat().st_mtime_ns for p in mosaic_dir.glob("*.png")} == before
 
 
 def test_bad_options_fail_the_node_with_a_clear_message(tmp_path):
