@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
+from ovmlr.backbones.loading import load_backbone
+from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.backbones.student import ManifestImageDataset, StudentImageEncoder
 from ovmlr.models import distillation_loss, ranking_loss, total_loss
 from ovmlr.training.fit import TrainingTask
@@ -86,6 +88,30 @@ def student_features(
         out_g.append(g.float().cpu().numpy())
         out_p.append(p.float().cpu().numpy())
     return np.concatenate(out_g), np.concatenate(out_p)
+
+
+def encode_with_student(
+    student_state: dict[str, torch.Tensor],
+    split: FeatureSplit,
+    image_manifest: pd.DataFrame,
+    backbone_spec: dict[str, Any],
+    ft: FinetuneConfig,
+    batch_size: int,
+    device: str | torch.device,
+) -> FeatureSplit:
+    """The split with its features recomputed by a fine-tuned student encoder (same images, same labels).
+
+    A model trained in ``finetune`` mode scores the student's features, not the frozen backbone's cache: the
+    student is rebuilt from the backbone (``backbone_spec``) and ``student_state``, and the split's images
+    are read from the manifest with the backbone's evaluation transform.
+    """
+    device = resolve_device(str(device))
+    backbone = load_backbone(BackboneSpec.from_dict(backbone_spec), str(device))
+    student = StudentImageEncoder(backbone.model.visual, ft.trainable_blocks)
+    student.load_state_dict(student_state)
+    images = split_images(image_manifest, split, backbone, False, ft.image_root)
+    g, p = student_features(student.to(device), images, batch_size, ft.num_workers, device)
+    return FeatureSplit(split.image_ids, g, p, split.labels)
 
 
 def finetune_task(

@@ -146,6 +146,7 @@ def build_world(root: Path) -> World:
         "c2srt_champion": champion,
         "image_embeddings": FakeEmbeddings([f"key-{i}" for i in image_ids], global_feats, patch_feats),
         "image_manifest": _write_images(root / "images", image_ids, rng),
+        "backbone_spec": {},  # only a fine-tuned model's student is rebuilt from it
         **_tables(vocabulary, labels, image_ids),
     }
     return World(vocabulary, config, python_model, champion, inputs, global_feats, patch_feats, labels)

@@ -7,12 +7,16 @@ import pandas as pd
 import pytest
 import torch
 
+from ovmlr.backbones.loading import load_backbone
+from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.backbones.student import StudentImageEncoder
 from ovmlr.metrics import average_precision, precision_recall_f1_at_k, zsl_gzsl_metrics
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.pipelines.evaluation.nodes import (
     choose_report_images,
     collect_scores,
     compute_category_ap,
+    encode_for_champion,
     evaluate_methods,
     extract_champion,
     report_metrics,
@@ -25,6 +29,7 @@ from ovmlr.pipelines.evaluation.scoring import effective_mkt_k, predict_in_batch
 from ovmlr.pipelines.evaluation.selection import choose_relation_targets, top_k_entries
 from ovmlr.pipelines.evaluation.summary import method_metrics, split_ks
 from ovmlr.pipelines.training.nodes import assemble_eval_split
+from ovmlr.training.finetune import split_images, student_features
 from ovmlr.training.loop import predict_scores
 from ovmlr.training.model_factory import build_model
 from ovmlr.training.pyfunc import C2SRTPyfuncModel, features_to_frame
@@ -92,14 +97,67 @@ def test_unwrap_champion_rejects_other_models(world) -> None:
         unwrap_champion(world.python_model)
     assert unwrap_champion(world.champion).num_patches == P
 
-    class FineTuned:
+    class NotC2SRT:
         def unwrap_python_model(self):
-            python_model = C2SRTPyfuncModel(world.model_config, {}, world.vocabulary, P)
-            python_model.student_state = {"w": torch.zeros(1)}
-            return python_model
+            return object()
 
-    with pytest.raises(ValueError, match="fine-tuned"):
-        unwrap_champion(FineTuned())
+    with pytest.raises(TypeError, match="lacks"):
+        unwrap_champion(NotC2SRT())
+
+
+class _Loaded:
+    """What ``mlflow.pyfunc.load_model`` returns, reduced to ``unwrap_python_model``."""
+
+    def __init__(self, python_model: C2SRTPyfuncModel) -> None:
+        self._python_model = python_model
+
+    def unwrap_python_model(self) -> C2SRTPyfuncModel:
+        return self._python_model
+
+
+TINY_CLIP = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "patch_size": 16, "width": 32, "layers": 2, "head_width": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+def test_a_frozen_champion_scores_the_cached_features(world) -> None:
+    split = _split(world)
+    out = encode_for_champion(world.champion, split, world.inputs["image_manifest"], {}, {}, 4, "cpu")
+    assert out is split
+
+
+@pytest.mark.slow
+def test_a_fine_tuned_champion_scores_its_student_features(world) -> None:
+    spec = BackboneSpec(model_name="ovmlr-test-tiny-clip", model_config=TINY_CLIP, allow_random_weights=True)
+    backbone = load_backbone(spec, "cpu")
+    student = StudentImageEncoder(backbone.model.visual, trainable_blocks=1)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in student.visual.transformer.resblocks[-1].parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    python_model = C2SRTPyfuncModel(
+        world.model_config,
+        world.python_model.model_state,
+        world.vocabulary,
+        P,
+        mode="finetune",
+        student_state=student.state_dict(),
+    )
+    split = _split(world)
+    manifest = world.inputs["image_manifest"]
+    out = encode_for_champion(_Loaded(python_model), split, manifest, spec.to_dict(), {}, 5, "cpu")
+
+    images = split_images(manifest, split, backbone, False, ".")
+    expected_g, expected_p = student_features(student, images, 3, 0, torch.device("cpu"))
+    np.testing.assert_allclose(out.global_feats, expected_g, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.patch_feats, expected_p, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out.image_ids, split.image_ids)
+    np.testing.assert_array_equal(out.labels, split.labels)
+    teacher = StudentImageEncoder(backbone.model.visual, trainable_blocks=0)
+    teacher_g, _ = student_features(teacher, images, 3, 0, torch.device("cpu"))
+    assert not np.allclose(out.global_feats, teacher_g, atol=1e-4)  # the student's, not the backbone's
 
 
 def test_baselines_match_the_model_functions(world) -> None:

@@ -24,6 +24,7 @@ from ovmlr.training.model_factory import build_model
 from ovmlr.training.pyfunc import features_to_frame
 
 PARAMS = {
+    "training": {"finetune": {}},
     "evaluation": {
         "model_name": "ovmlr-c2srt",
         "model_alias": "champion",
@@ -40,7 +41,7 @@ PARAMS = {
             "relation_graphs": {"targets": None, "max_targets": 2, "n_cols": 2},
             "top_predictions": {"top_k": 3},
         },
-    }
+    },
 }
 FIGURES = (
     "evaluation_pr_curves_plot",

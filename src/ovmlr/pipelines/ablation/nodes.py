@@ -15,14 +15,12 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ovmlr.backbones.loading import load_backbone
-from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.metrics import zsl_gzsl_metrics
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.models.config import deep_merge
 from ovmlr.pipelines.relation_mining.nodes import select_neighbours
 from ovmlr.pipelines.training.nodes import make_training_task
-from ovmlr.training.finetune import FinetuneConfig, split_images, student_features
+from ovmlr.training.finetune import FinetuneConfig, encode_with_student
 from ovmlr.training.fit import best_epoch, fit
 from ovmlr.training.loop import FeatureSplit, TrainingConfig, predict_scores, resolve_device
 from ovmlr.training.model_factory import build_model, resolve_model_config
@@ -104,11 +102,20 @@ def train_and_test(
     device = resolve_device(cfg.device)
     test = splits["test"]
     if cfg.mode == "finetune":
-        backbone = load_backbone(BackboneSpec.from_dict(context["backbone_spec"]), cfg.device)
         ft = FinetuneConfig.from_params(params.get("finetune"))
-        images = split_images(context["image_manifest"], test, backbone, False, ft.image_root)
-        g, p = student_features(task.module.student, images, cfg.eval_batch_size, ft.num_workers, device)
-        scores = predict_scores(task.module.head, g, p, vocabulary, cfg.eval_batch_size, device)
+        student_state = task.module.student.state_dict()
+        test = encode_with_student(
+            student_state,
+            test,
+            context["image_manifest"],
+            context["backbone_spec"],
+            ft,
+            cfg.eval_batch_size,
+            device,
+        )
+        scores = predict_scores(
+            task.module.head, test.global_feats, test.patch_feats, vocabulary, cfg.eval_batch_size, device
+        )
     else:
         scores = predict_scores(
             task.module.to(device),

@@ -19,6 +19,7 @@ from ovmlr.reporting import (
 )
 from ovmlr.reporting.images import read_manifest_images
 from ovmlr.reporting.style import message_figure
+from ovmlr.training.finetune import FinetuneConfig, encode_with_student
 from ovmlr.training.loop import FeatureSplit, resolve_device
 from ovmlr.training.vocabulary import Vocabulary, text_feature_matrix
 
@@ -69,6 +70,40 @@ def extract_champion(
         "Evaluating %s@%s (run %s): %d categories", model_name, model_alias, info["run_id"], len(vocabulary)
     )
     return vocabulary, info
+
+
+def encode_for_champion(
+    c2srt_champion: Any,
+    evaluation_test_split: FeatureSplit,
+    image_manifest: pd.DataFrame,
+    backbone_spec: dict[str, Any],
+    finetune_params: dict[str, Any],
+    batch_size: int,
+    device: str,
+) -> FeatureSplit:
+    """The test split's features as the registered model expects them.
+
+    A ``frozen`` model scores the backbone's cached features: the split is returned as it is. A ``finetune``
+    model carries its student image encoder, so the test images are re-encoded through it (the baselines
+    keep the frozen backbone's features).
+    """
+    python_model = unwrap_champion(c2srt_champion)
+    if python_model.student_state is None:
+        return evaluation_test_split
+    logger.info(
+        "The model was fine-tuned: encoding %d test images through its student image encoder",
+        len(evaluation_test_split),
+    )
+    ft = FinetuneConfig.from_params(finetune_params)
+    return encode_with_student(
+        python_model.student_state,
+        evaluation_test_split,
+        image_manifest,
+        backbone_spec,
+        ft,
+        batch_size,
+        device,
+    )
 
 
 def score_champion(

@@ -20,7 +20,7 @@ from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 
-CHAMPION_ATTRIBUTES = ("vocabulary", "model_config", "model_state", "num_patches")
+CHAMPION_ATTRIBUTES = ("vocabulary", "model_config", "model_state", "num_patches", "student_state")
 
 
 def unwrap_champion(model: Any) -> Any:
@@ -28,7 +28,6 @@ def unwrap_champion(model: Any) -> Any:
 
     Raises:
         TypeError: If ``model`` is not a loaded pyfunc model, or wraps something else than a C²SRT model.
-        ValueError: If the model carries a fine-tuned student encoder (its inputs are not cached features).
     """
     if not hasattr(model, "unwrap_python_model"):
         raise TypeError(
@@ -38,11 +37,6 @@ def unwrap_champion(model: Any) -> Any:
     missing = [a for a in CHAMPION_ATTRIBUTES if not hasattr(python_model, a)]
     if missing:
         raise TypeError(f"the registered model wraps {type(python_model).__name__}, which lacks {missing}")
-    if getattr(python_model, "student_state", None) is not None:
-        raise ValueError(
-            "the registered model was fine-tuned (it carries a student image encoder); the evaluation "
-            "pipeline scores cached frozen-backbone features, which are not the features it was trained on"
-        )
     return python_model
 
 

@@ -12,11 +12,10 @@ import torch
 
 from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
-from ovmlr.backbones.student import StudentImageEncoder
 from ovmlr.datasets.checkpoints import CheckpointStore
 from ovmlr.datasets.mlflow_registry import ModelRegistration
 from ovmlr.metrics import zsl_gzsl_metrics
-from ovmlr.training.finetune import FinetuneConfig, finetune_task, split_images, student_features
+from ovmlr.training.finetune import FinetuneConfig, encode_with_student, finetune_task
 from ovmlr.training.fit import TrainingTask, best_epoch, fit, frozen_task
 from ovmlr.training.loop import (
     FeatureSplit,
@@ -24,7 +23,6 @@ from ovmlr.training.loop import (
     config_dict,
     fingerprint,
     predict_scores,
-    resolve_device,
 )
 from ovmlr.training.model_factory import build_model, resolve_model_config
 from ovmlr.training.pyfunc import (
@@ -215,13 +213,15 @@ def encode_split(
         return split
     cfg = TrainingConfig.from_params(loop_params)
     ft = FinetuneConfig.from_params(finetune_params)
-    backbone = load_backbone(BackboneSpec.from_dict(backbone_spec), cfg.device)
-    student = StudentImageEncoder(backbone.model.visual, ft.trainable_blocks)
-    student.load_state_dict(c2srt_trained["student_state"])
-    images = split_images(image_manifest, split, backbone, False, ft.image_root)
-    device = resolve_device(cfg.device)
-    g, p = student_features(student.to(device), images, cfg.eval_batch_size, ft.num_workers, device)
-    return FeatureSplit(split.image_ids, g, p, split.labels)
+    return encode_with_student(
+        c2srt_trained["student_state"],
+        split,
+        image_manifest,
+        backbone_spec,
+        ft,
+        cfg.eval_batch_size,
+        cfg.device,
+    )
 
 
 def score_split(trained_model: dict[str, Any], split: FeatureSplit, vocabulary: Vocabulary) -> pd.DataFrame:
