@@ -9,6 +9,7 @@ from PIL import Image
 from ovmlr.backbones.features import encode_image_tokens
 from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.pipelines.training.nodes import make_training_task
 from ovmlr.training.finetune import FinetuneConfig, finetune_task
 from ovmlr.training.fit import best_epoch, fit, frozen_task
 from ovmlr.training.loop import FeatureSplit, TrainingConfig
@@ -155,3 +156,27 @@ def test_finetune_trains_top_block_with_distillation(tmp_path):
         k.startswith(("visual.transformer.resblocks.1.", "visual.ln_post", "visual.proj")) for k in changed
     )
     assert not any(k.startswith("visual.transformer.resblocks.0.") for k in changed)
+
+
+@pytest.mark.slow
+def test_the_training_node_builds_a_finetune_task_on_the_default_auto_device(tmp_path):
+    spec = BackboneSpec(model_name="ovmlr-test-tiny-clip", model_config=TINY_CLIP, allow_random_weights=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(4):
+        path = tmp_path / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
+        rows.append({"image_id": f"img{i}", "path": str(path), "split": "train" if i < 2 else "val"})
+    ids = np.array([r["image_id"] for r in rows])
+    feats = rng.standard_normal((4, D)).astype(np.float32)
+    patches = rng.standard_normal((4, 4, D)).astype(np.float32)
+    labels = np.ones((4, C), dtype=np.int8)
+    train = FeatureSplit(ids[:2], feats[:2], patches[:2], labels[:2, :3])
+    val = FeatureSplit(ids[2:], feats[2:], patches[2:], labels[2:])
+    cfg = TrainingConfig.from_params({"mode": "finetune", "epochs": 1, "device": "auto"})
+    config = resolve_model_config({"config": "c2srt_small", "overrides": MODEL["overrides"]}, BACKBONE_INFO)
+    task = make_training_task(
+        cfg, build_model(config), train, val, spec.to_dict(), pd.DataFrame(rows), {"trainable_blocks": 1}
+    )
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert next(task.module.student.parameters()).device.type == expected

@@ -23,6 +23,7 @@ from ovmlr.training.loop import (
     config_dict,
     fingerprint,
     predict_scores,
+    resolve_device,
 )
 from ovmlr.training.model_factory import build_model, resolve_model_config
 from ovmlr.training.pyfunc import (
@@ -109,7 +110,7 @@ def make_training_task(
             "mode frozen: cached backbone features; the distillation loss is a no-op (encoder frozen)"
         )
         return frozen_task(head, train_split, val_split, cfg)
-    backbone = load_backbone(BackboneSpec.from_dict(backbone_spec), cfg.device)
+    backbone = load_backbone(BackboneSpec.from_dict(backbone_spec), resolve_device(cfg.device))
     ft = FinetuneConfig.from_params(finetune_params)
     logger.info(
         "mode finetune: student encoder (top %d blocks trained), λ_dist=%g",
