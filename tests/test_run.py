@@ -39,7 +39,8 @@ TINY_ABLATION = {
         "seeds": [0],
         "common": {"loop": {"epochs": 1}},
         "variants": [
-            {"name": "ISR + IST (C²SRT)", "table": "Table 3"},
+            {"name": "+Dist+ISR+IST (C²SRT)", "table": "Table 3", "training": {"loop": {"mode": "finetune"}}},
+            {"name": "ISR + IST (frozen)", "table": "Table 3"},
             {"name": "Random", "table": "Table 4", "relation_source": "random"},
         ],
     },
@@ -101,6 +102,7 @@ def test_train_then_evaluate_end_to_end(project, monkeypatch):
     run = client.get_run(candidate.run_id)
     assert "test/gzsl/mAP" in run.data.metrics and "val/gzsl/mAP" in run.data.metrics
     assert run.data.params["training.loop.epochs"] == "2"
+    assert run.data.params["training.loop.mode"] == "finetune"  # the default: student + distillation
 
     # The logged model pins what it needs and its serving example passes MLflow's own validation.
     model_uri = f"models:/ovmlr-c2srt/{candidate.version}"
@@ -117,5 +119,5 @@ def test_train_then_evaluate_end_to_end(project, monkeypatch):
 
     _run(project, "ablation", TINY_ABLATION)
     table = pd.read_csv(project / "data/08_reporting/ablation_table.csv")
-    assert {"ISR + IST (C²SRT)", "Random"} <= set(table["variant"])
+    assert {"+Dist+ISR+IST (C²SRT)", "ISR + IST (frozen)", "Random"} <= set(table["variant"])
     assert (project / "data/08_reporting/ablation_table.md").read_text().count("\n") >= 4
