@@ -107,16 +107,22 @@ TINY_CLIP = {
 }
 
 
+def _random_images(folder, rng: np.random.Generator, n: int, n_train: int) -> list[dict]:
+    """``n`` random 32×32 RGB PNGs and their manifest rows (the first ``n_train`` in train, then val)."""
+    rows = []
+    for i in range(n):
+        path = folder / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
+        rows.append({"image_id": f"img{i}", "path": str(path), "split": "train" if i < n_train else "val"})
+    return rows
+
+
 @pytest.mark.slow
 def test_finetune_trains_top_block_with_distillation(tmp_path):
     spec = BackboneSpec(model_name="ovmlr-test-tiny-clip", model_config=TINY_CLIP, allow_random_weights=True)
     backbone = load_backbone(spec, "cpu")
     rng = np.random.default_rng(0)
-    rows = []
-    for i in range(24):
-        path = tmp_path / f"img{i}.png"
-        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
-        rows.append({"image_id": f"img{i}", "path": str(path), "split": "train" if i < 16 else "val"})
+    rows = _random_images(tmp_path, rng, n=24, n_train=16)
     manifest = pd.DataFrame(rows)
     images = torch.stack([backbone.preprocess(Image.open(r["path"])) for r in rows])
     with torch.inference_mode():
@@ -162,11 +168,7 @@ def test_finetune_trains_top_block_with_distillation(tmp_path):
 def test_the_training_node_builds_a_finetune_task_on_the_default_auto_device(tmp_path):
     spec = BackboneSpec(model_name="ovmlr-test-tiny-clip", model_config=TINY_CLIP, allow_random_weights=True)
     rng = np.random.default_rng(0)
-    rows = []
-    for i in range(4):
-        path = tmp_path / f"img{i}.png"
-        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
-        rows.append({"image_id": f"img{i}", "path": str(path), "split": "train" if i < 2 else "val"})
+    rows = _random_images(tmp_path, rng, n=4, n_train=2)
     ids = np.array([r["image_id"] for r in rows])
     feats = rng.standard_normal((4, D)).astype(np.float32)
     patches = rng.standard_normal((4, 4, D)).astype(np.float32)
