@@ -17,8 +17,6 @@ is reported without being retried on every run.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,17 +135,9 @@ class FeatureShards(ShardedParquetDataset):
     """
 
     def __init__(self, path: str, compression: str = "none") -> None:
-        super().__init__(path)
-        self._compression = compression
-
-    def _save(self, data: pa.Table) -> None:
-        if data.num_rows == 0:
-            return
-        self.path.mkdir(parents=True, exist_ok=True)
-        name = f"part-{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = self.path / f".{name}.tmp"
-        pq.write_table(data, tmp, compression=self._compression, use_dictionary=False, write_statistics=False)
-        os.replace(tmp, self.path / name)
+        super().__init__(
+            path, save_args={"compression": compression, "use_dictionary": False, "write_statistics": False}
+        )
 
 
 class EmbeddingStore:

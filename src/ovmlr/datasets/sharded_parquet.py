@@ -47,6 +47,7 @@ class ShardedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         path: Directory holding the shards (created on first save).
         columns: Columns of the empty frame returned when there is no shard yet.
         load_args: Passed to ``pyarrow.parquet.read_table`` (e.g. ``columns``).
+        save_args: Passed to ``pyarrow.parquet.write_table`` (e.g. ``compression``).
         metadata: Kedro-Viz and plugin metadata, ignored here.
     """
 
@@ -55,11 +56,13 @@ class ShardedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         path: str,
         columns: list[str] | None = None,
         load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._path = Path(path)
         self._columns = list(columns or [])
         self._load_args = dict(load_args or {})
+        self._save_args = dict(save_args or {})
         self.metadata = metadata
 
     @property
@@ -102,7 +105,7 @@ class ShardedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         name = f"part-{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.parquet"
         final = self._path / name
         tmp = self._path / f".{name}.tmp"
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, **self._save_args)
         os.replace(tmp, final)
 
     def _exists(self) -> bool:
