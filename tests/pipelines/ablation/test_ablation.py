@@ -8,8 +8,10 @@ from mlflow.tracking import MlflowClient
 
 from ovmlr.datasets.mlflow_nested_runs import MlflowNestedRunsDataset
 from ovmlr.pipelines.ablation.nodes import (
+    collect_ablation,
     deep_merge,
     markdown_table,
+    plan_ablation,
     run_ablation,
     summarise_ablation,
     variant_training_params,
@@ -109,24 +111,8 @@ def test_run_ablation_one_row_per_variant_and_seed_with_overrides_applied():
             {"name": "single", "table": "T5", "training": {"prompt": "a photo of a {}."}},
         ],
     }
-    results, runs = run_ablation(
-        train,
-        val,
-        test,
-        vocab,
-        tables["category_split"],
-        tables["text_features"],
-        tables["train_labels"],
-        tables["category_neighbours"],
-        tables["llm_relation_scores"],
-        tables["llm_parse_stats"],
-        BACKBONE,
-        {},
-        pd.DataFrame(),
-        TRAINING,
-        RELATION,
-        ablation,
-    )
+    plan, computed = _plan_and_run(ablation, pd.DataFrame())
+    results, runs = collect_ablation(plan, computed)
     assert len(results) == 2 + 4 * 2 and len(runs) == len(results)
     no_ist = results[results.variant == "no IST"]
     assert not no_ist.trainable.any()  # ISR without IST has no trainable parameter: evaluated as is
@@ -144,6 +130,75 @@ def test_run_ablation_one_row_per_variant_and_seed_with_overrides_applied():
     assert "### T3" in markdown and "| variant | task |" in markdown
     # the rows of one seed differ from the other (seeds really applied) for a trained variant
     assert full["test/gzsl/mAP"].nunique() == 2 or full["test/zsl/mAP"].nunique() == 2
+    assert len(computed) == plan["key"].nunique() == len(plan)  # every configuration computed once
+
+    # A re-run finds every result stored: nothing is computed again, and the results are the same.
+    plan_again, nothing = _plan_and_run(ablation, computed)
+    assert nothing.empty and plan_again["key"].tolist() == plan["key"].tolist()
+    again, _ = collect_ablation(plan_again, computed)
+    pd.testing.assert_frame_equal(again, results)
+
+    # One more seed: only its rows are computed.
+    _, extra = _plan_and_run(ablation | {"seeds": [0, 1, 2]}, computed)
+    assert len(extra) == 4
+
+
+def _plan_and_run(ablation: dict, stored: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The plan, and the rows ``run_ablation`` yields given what is ``stored`` (empty when nothing new)."""
+    vocab, train, val, test, tables = _world()
+    plan = plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation)
+    chunks = run_ablation(
+        plan,
+        stored,
+        train,
+        val,
+        test,
+        vocab,
+        tables["category_split"],
+        tables["text_features"],
+        tables["train_labels"],
+        tables["category_neighbours"],
+        tables["llm_relation_scores"],
+        tables["llm_parse_stats"],
+        BACKBONE,
+        {},
+        pd.DataFrame(),
+        RELATION,
+    )
+    rows = [c for c in chunks if not c.empty]
+    return plan, (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame())
+
+
+def _plan_inputs() -> tuple:
+    """The data arguments of ``plan_ablation``, from the toy world."""
+    _, train, val, test, tables = _world()
+    return train, val, test, tables["category_split"], tables["text_features"], tables["llm_relation_scores"]
+
+
+def test_plan_keys_follow_parameters_and_data_not_names():
+    ablation = {
+        "seeds": [0],
+        "variants": [
+            {"name": "full", "table": "T3"},
+            {"name": "LLM", "table": "T4", "relation_source": "llm"},
+            {"name": "random", "table": "T4", "relation_source": "random"},
+        ],
+    }
+    args = _plan_inputs()
+    plan = plan_ablation(*args, BACKBONE, TRAINING, ablation)
+    keys = dict(zip(plan["variant"], plan["key"], strict=True))
+    assert keys["full"] == keys["LLM"] != keys["random"]  # the same configuration in two tables: one key
+    other_backbone = plan_ablation(*args, BACKBONE | {"backbone_id": "other"}, TRAINING, ablation)
+    assert not set(other_backbone["key"]) & set(plan["key"])
+    with pytest.raises(ValueError, match=r"ablation.variants\[0\] lacks \['table'\]"):
+        plan_ablation(*args, BACKBONE, TRAINING, {"seeds": [0], "variants": [{"name": "x"}]})
+
+
+def test_collect_names_a_missing_result():
+    args = _plan_inputs()
+    plan = plan_ablation(*args, BACKBONE, TRAINING, {"seeds": [3], "variants": [{"name": "v", "table": "T"}]})
+    with pytest.raises(ValueError, match="no stored ablation result for .*'variant': 'v', 'seed': 3"):
+        collect_ablation(plan, pd.DataFrame({"key": ["another"], "test/zsl/mAP": [0.1]}))
 
 
 @pytest.mark.slow

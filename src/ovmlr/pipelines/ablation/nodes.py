@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -22,7 +23,7 @@ from ovmlr.pipelines.relation_mining.nodes import select_neighbours
 from ovmlr.pipelines.training.nodes import make_training_task
 from ovmlr.training.finetune import FinetuneConfig, encode_with_student
 from ovmlr.training.fit import best_epoch, fit
-from ovmlr.training.loop import FeatureSplit, TrainingConfig, predict_scores, resolve_device
+from ovmlr.training.loop import FeatureSplit, TrainingConfig, fingerprint, predict_scores, resolve_device
 from ovmlr.training.model_factory import build_model, resolve_model_config
 from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables
 
@@ -41,9 +42,8 @@ def variant_training_params(
 
 
 def _variant_vocabulary(
-    variant: dict[str, Any], prompt: str, tables: dict[str, pd.DataFrame], relation: dict[str, Any]
+    source: str, prompt: str, tables: dict[str, pd.DataFrame], relation: dict[str, Any]
 ) -> Vocabulary:
-    source = variant.get("relation_source", "llm")
     neighbours = tables["category_neighbours"]
     if source != "llm":
         _, neighbours, _ = select_neighbours(
@@ -147,47 +147,94 @@ def baseline_metrics(
     return {f"test/{k}": float(v) for k, v in metrics.items()}
 
 
-def _variant_rows(
-    variant: dict[str, Any],
-    seeds: list[int],
-    tables: dict[str, pd.DataFrame],
-    splits: dict[str, FeatureSplit],
-    params: dict[str, Any],
-    memo: dict[str, Any],
-) -> list[dict]:
+PLAN_COLUMNS = ["key", "kind", "table", "variant", "seed", "relation_source", "params"]
+
+
+def _data_id(
+    splits: tuple[FeatureSplit, ...],
+    category_split: pd.DataFrame,
+    text_features: pd.DataFrame,
+    llm_relation_scores: pd.DataFrame,
+    backbone_info: dict[str, Any],
+) -> str:
+    """What every ablation result depends on besides its parameters: backbone, splits, texts, LLM scores."""
+    parts: list[Any] = [backbone_info.get("backbone_id")]
+    for split in splits:
+        parts += [split.image_ids.astype(str), split.labels]
+    parts += [
+        category_split.to_json(orient="split"),
+        text_features.drop(columns="embedding").to_json(orient="split"),
+        np.stack(text_features["embedding"].to_numpy()).astype(np.float32)
+        if len(text_features)
+        else np.zeros(0),
+        llm_relation_scores.to_json(orient="split"),
+    ]
+    return fingerprint(*parts)
+
+
+def plan_ablation(
+    train_split: FeatureSplit,
+    val_split: FeatureSplit,
+    test_split: FeatureSplit,
+    category_split: pd.DataFrame,
+    text_features: pd.DataFrame,
+    llm_relation_scores: pd.DataFrame,
+    backbone_info: dict[str, Any],
+    training_params: dict[str, Any],
+    ablation_params: dict[str, Any],
+) -> pd.DataFrame:
+    """One row per baseline and per (variant, seed), with the key of its result.
+
+    The key hashes the row's full training parameters (base ← common ← variant ← seed), its relation source
+    and the data it runs on, never the table or variant name: the same configuration in two tables (the
+    full model) has one key and trains once, and a result computed by an earlier run is found again.
+
+    Raises:
+        ValueError: When a variant lacks ``name`` or ``table``.
+    """
+    data_id = _data_id(
+        (train_split, val_split, test_split),
+        category_split,
+        text_features,
+        llm_relation_scores,
+        backbone_info,
+    )
     rows = []
-    for seed in seeds:
-        merged = variant_training_params(
-            params["training"], params["ablation"].get("common", {}), variant, seed
-        )
-        source = variant.get("relation_source", "llm")
-        key = json.dumps([merged, source], sort_keys=True, default=str)
-        if key not in memo:  # the same configuration in two tables (e.g. the full model) trains once
-            vocabulary = _variant_vocabulary(variant, merged["prompt"], tables, params["relation_mining"])
-            memo[key] = train_and_test(merged, vocabulary, splits, params["context"])
-        metrics, facts = memo[key]
-        rows.append(
+    mkt_k = int(ablation_params.get("mkt_k", 16))
+    for name in ablation_params.get("baselines", []):
+        params = {"baseline": name, "mkt_k": mkt_k, "ks": list(training_params["loop"]["ks"])}
+        rows.append(("baseline", "Baselines", name, 0, "", params))
+    for i, variant in enumerate(ablation_params["variants"]):
+        missing = [k for k in ("name", "table") if k not in variant]
+        if missing:
+            raise ValueError(f"ablation.variants[{i}] lacks {missing}")
+        for seed in ablation_params["seeds"]:
+            merged = variant_training_params(
+                training_params, ablation_params.get("common", {}), variant, seed
+            )
+            source = variant.get("relation_source", "llm")
+            rows.append(("variant", variant["table"], variant["name"], int(seed), source, merged))
+    plan = pd.DataFrame(
+        [
             {
-                "table": variant["table"],
-                "variant": variant["name"],
+                "key": fingerprint(data_id, kind, source, json.dumps(params, sort_keys=True, default=str)),
+                "kind": kind,
+                "table": table,
+                "variant": name,
                 "seed": seed,
                 "relation_source": source,
-                "params": merged,
-                **facts,
-                **metrics,
+                "params": json.dumps(params, sort_keys=True, default=str),
             }
-        )
-        logger.info(
-            "ablation %s / %s seed %d: %s",
-            variant["table"],
-            variant["name"],
-            seed,
-            {k: round(v, 4) for k, v in metrics.items() if k.endswith("mAP")},
-        )
-    return rows
+            for kind, table, name, seed, source, params in rows
+        ],
+        columns=PLAN_COLUMNS,
+    )
+    return plan
 
 
 def run_ablation(
+    ablation_plan: pd.DataFrame,
+    ablation_rows_before: pd.DataFrame,
     train_split: FeatureSplit,
     val_split: FeatureSplit,
     test_split: FeatureSplit,
@@ -201,15 +248,23 @@ def run_ablation(
     backbone_info: dict[str, Any],
     backbone_spec: dict[str, Any],
     image_manifest: pd.DataFrame,
-    training_params: dict[str, Any],
     relation_params: dict[str, Any],
-    ablation_params: dict[str, Any],
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Train and test every variant for every seed, plus the training-free baselines.
+) -> Iterator[pd.DataFrame]:
+    """Train and test every planned configuration whose result is not stored yet.
 
-    Returns:
-        One row per (variant, seed) with its test metrics, and the same as MLflow child runs.
+    A generator: each result is yielded (one row: ``key``, facts, ``test/*`` metrics) as soon as it is
+    computed, and the catalog appends it to the stored results at once. An interrupted ablation therefore
+    resumes where it stopped, and a re-run with more seeds or variants trains only what is new.
     """
+    done = set(ablation_rows_before["key"]) if "key" in ablation_rows_before.columns else set()
+    todo = ablation_plan.drop_duplicates("key")
+    todo = todo[~todo["key"].isin(done)]
+    logger.info(
+        "ablation: %d planned results, %d stored by an earlier run, %d to compute",
+        ablation_plan["key"].nunique(),
+        ablation_plan["key"].nunique() - len(todo),
+        len(todo),
+    )
     tables = {
         "category_split": category_split,
         "text_features": text_features,
@@ -219,45 +274,60 @@ def run_ablation(
         "llm_parse_stats": llm_parse_stats,
     }
     splits = {"train": train_split, "val": val_split, "test": test_split}
-    params = {
-        "training": training_params,
-        "relation_mining": relation_params,
-        "ablation": ablation_params,
-        "context": {
-            "backbone_info": backbone_info,
-            "backbone_spec": backbone_spec,
-            "image_manifest": image_manifest,
-        },
+    context = {
+        "backbone_info": backbone_info,
+        "backbone_spec": backbone_spec,
+        "image_manifest": image_manifest,
     }
-    ks = tuple(int(k) for k in training_params["loop"]["ks"])
-    rows = [
-        {
-            "table": "Baselines",
-            "variant": name,
-            "seed": 0,
-            "relation_source": "",
-            "params": {"baseline": name},
-            "trainable": False,
-            "epoch": 0,
-            **baseline_metrics(name, test_split, vocabulary, ks, int(ablation_params.get("mkt_k", 16))),
-        }
-        for name in ablation_params.get("baselines", [])
-    ]
-    memo: dict[str, Any] = {}
-    seeds = [int(s) for s in ablation_params["seeds"]]
-    for variant in ablation_params["variants"]:
-        rows.extend(_variant_rows(variant, seeds, tables, splits, params, memo))
-    results = pd.DataFrame(rows)
+    yielded = False
+    for row in todo.itertuples(index=False):
+        params = json.loads(row.params)
+        if row.kind == "baseline":
+            ks = tuple(int(k) for k in params["ks"])
+            metrics = baseline_metrics(params["baseline"], test_split, vocabulary, ks, int(params["mkt_k"]))
+            facts: dict[str, Any] = {"trainable": False, "epoch": 0, "mode": ""}
+        else:
+            variant_vocabulary = _variant_vocabulary(
+                row.relation_source, params["prompt"], tables, relation_params
+            )
+            metrics, facts = train_and_test(params, variant_vocabulary, splits, context)
+        logger.info(
+            "ablation %s / %s seed %d: %s",
+            row.table,
+            row.variant,
+            row.seed,
+            {k: round(v, 4) for k, v in metrics.items() if k.endswith("mAP")},
+        )
+        yielded = True
+        yield pd.DataFrame([{"key": row.key, **facts, **metrics}])
+    if not yielded:
+        yield pd.DataFrame({"key": pd.Series(dtype=str)})  # nothing new: the store is left as it is
+
+
+def collect_ablation(
+    ablation_plan: pd.DataFrame, ablation_rows: pd.DataFrame
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The planned rows with their stored results, and the same as MLflow child runs.
+
+    Raises:
+        ValueError: When a planned row has no stored result.
+    """
+    stored = ablation_rows.drop_duplicates("key", keep="last") if len(ablation_rows) else ablation_rows
+    if "key" not in stored.columns:
+        stored = pd.DataFrame({"key": pd.Series(dtype=str)})
+    results = ablation_plan.merge(stored, on="key", how="left", validate="many_to_one")
+    missing = results.loc[~results["key"].isin(set(stored["key"])), ["table", "variant", "seed"]]
+    if not missing.empty:
+        raise ValueError(f"no stored ablation result for {missing.to_dict('records')[:5]}")
     runs = [
         {
             "run_name": f"{r['table']} | {r['variant']} | seed {r['seed']}",
-            "params": _flat_params(r["params"]) | {"relation_source": r["relation_source"]},
-            "metrics": {k: v for k, v in r.items() if k.startswith("test/")},
+            "params": _flat_params(json.loads(r["params"])) | {"relation_source": r["relation_source"]},
+            "metrics": {k: v for k, v in r.items() if k.startswith("test/") and pd.notna(v)},
             "tags": {"ovmlr.table": r["table"], "ovmlr.variant": r["variant"]},
         }
-        for r in rows
+        for r in results.to_dict("records")
     ]
-    results["params"] = results["params"].map(lambda p: json.dumps(p, sort_keys=True, default=str))
     return results, runs
 
 

@@ -1,10 +1,10 @@
-"""The ``ablation`` pipeline: the training pipeline's inputs, then one runner over parameter sets."""
+"""The ``ablation`` pipeline: the training pipeline's inputs, then a resumable runner over parameter sets."""
 
 from kedro.pipeline import Node, Pipeline
 
 from ovmlr.pipelines.training import create_pipeline as create_training_pipeline
 
-from .nodes import run_ablation, summarise_ablation
+from .nodes import collect_ablation, plan_ablation, run_ablation, summarise_ablation
 
 SHARED_TRAINING_NODES = (
     "build_vocabulary_node",
@@ -19,8 +19,26 @@ def create_pipeline(**kwargs) -> Pipeline:
     runner = Pipeline(
         [
             Node(
+                plan_ablation,
+                [
+                    "train_split",
+                    "val_split",
+                    "test_split",
+                    "category_split",
+                    "text_features",
+                    "llm_relation_scores",
+                    "backbone_info",
+                    "params:training",
+                    "params:ablation",
+                ],
+                "ablation_plan",
+                name="plan_ablation_node",
+            ),
+            Node(
                 run_ablation,
                 [
+                    "ablation_plan",
+                    "ablation_rows_before",
                     "train_split",
                     "val_split",
                     "test_split",
@@ -34,12 +52,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "backbone_info",
                     "backbone_spec",
                     "image_manifest",
-                    "params:training",
                     "params:relation_mining",
-                    "params:ablation",
                 ],
-                ["ablation_results", "ablation_runs"],
+                "ablation_rows",
                 name="run_ablation_node",
+            ),
+            Node(
+                collect_ablation,
+                ["ablation_plan", "ablation_rows"],
+                ["ablation_results", "ablation_runs"],
+                name="collect_ablation_node",
             ),
             Node(
                 summarise_ablation,
