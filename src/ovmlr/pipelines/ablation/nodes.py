@@ -100,12 +100,11 @@ def train_and_test(
     else:
         logger.info("no trainable parameter (or 0 epochs): evaluated as initialised")
     device = resolve_device(cfg.device)
-    test = splits["test"]
-    if cfg.mode == "finetune":
+    test, scorer = splits["test"], task.module
+    if cfg.mode == "finetune":  # the head scores the fine-tuned student's features
         ft = FinetuneConfig.from_params(params.get("finetune"))
-        student_state = task.module.student.state_dict()
         test = encode_with_student(
-            student_state,
+            task.module.student.state_dict(),
             test,
             context["image_manifest"],
             context["backbone_spec"],
@@ -113,18 +112,10 @@ def train_and_test(
             cfg.eval_batch_size,
             device,
         )
-        scores = predict_scores(
-            task.module.head, test.global_feats, test.patch_feats, vocabulary, cfg.eval_batch_size, device
-        )
-    else:
-        scores = predict_scores(
-            task.module.to(device),
-            test.global_feats,
-            test.patch_feats,
-            vocabulary,
-            cfg.eval_batch_size,
-            device,
-        )
+        scorer = task.module.head
+    scores = predict_scores(
+        scorer.to(device), test.global_feats, test.patch_feats, vocabulary, cfg.eval_batch_size, device
+    )
     metrics = zsl_gzsl_metrics(scores, test.labels, vocabulary.unseen_mask, ks=cfg.ks)
     return {f"test/{k}": float(v) for k, v in metrics.items()}, facts
 
