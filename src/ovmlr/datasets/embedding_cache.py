@@ -126,18 +126,10 @@ def _vector_rows(column: pa.ChunkedArray) -> np.ndarray:
     return array.flatten().to_numpy(zero_copy_only=False).reshape(-1, size)
 
 
-class FeatureShards(ShardedParquetDataset):
-    """A :class:`ShardedParquetDataset` whose shards are written with a chosen parquet ``compression``.
-
-    Feature vectors are nearly incompressible floats: snappy saves ~1 % of the space and costs more time
-    than the rest of a shard's save, so the cache writes uncompressed shards by default; dictionary
-    encoding and column statistics (useless for unique keys and float vectors) are off.
-    """
-
-    def __init__(self, path: str, compression: str = "none") -> None:
-        super().__init__(
-            path, save_args={"compression": compression, "use_dictionary": False, "write_statistics": False}
-        )
+# Feature vectors are nearly incompressible floats: snappy saves ~1 % of the space and costs more time than
+# the rest of a shard's save, so shards are uncompressed by default; dictionary encoding and column
+# statistics (useless for unique keys and float vectors) are off.
+SHARD_WRITE_OPTIONS = {"use_dictionary": False, "write_statistics": False}
 
 
 class EmbeddingStore:
@@ -299,9 +291,11 @@ class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
         if not isinstance(data, EmbeddingChunk):
             raise DatasetError(f"image embeddings: expected an EmbeddingChunk, got {type(data).__name__}")
         if len(data.image_keys):
-            FeatureShards(str(self._root / data.backbone_id), self._compression).save(
-                chunk_to_table(data, self._storage_dtype)
+            shards = ShardedParquetDataset(
+                str(self._root / data.backbone_id),
+                save_args=SHARD_WRITE_OPTIONS | {"compression": self._compression},
             )
+            shards.save(chunk_to_table(data, self._storage_dtype))
 
     def _exists(self) -> bool:
         return self._spec_path.is_file() and (self._root / self.backbone_id()).is_dir()

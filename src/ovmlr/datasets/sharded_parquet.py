@@ -24,7 +24,8 @@ def large_text(table: pa.Table) -> pa.Table:
     """``string`` columns as ``large_string`` (pandas 3's text type), so every shard stores text alike.
 
     An object column of Python strings becomes ``string`` in Arrow, a pandas ``str`` column
-    ``large_string``; the same cache written from both would otherwise hold two types for one column.
+    ``large_string``; the same cache saved from both kinds of DataFrame would otherwise hold two types for
+    one column. Applied to saved DataFrames only: an Arrow table keeps the schema its writer chose.
     """
     fields = [
         pa.field(f.name, pa.large_string(), f.nullable, f.metadata) if pa.types.is_string(f.type) else f
@@ -97,10 +98,12 @@ class ShardedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         return table.to_pandas()
 
     def _save(self, data: pd.DataFrame | pa.Table) -> None:
-        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        if isinstance(data, pa.Table):
+            table = data  # typed by the caller: stored as it is
+        else:
+            table = large_text(pa.Table.from_pandas(data, preserve_index=False))
         if table.num_rows == 0:
             return
-        table = large_text(table)
         self._path.mkdir(parents=True, exist_ok=True)
         name = f"part-{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.parquet"
         final = self._path / name
