@@ -104,11 +104,22 @@ def encode_with_student(
     A model trained in ``finetune`` mode scores the student's features, not the frozen backbone's cache: the
     student is rebuilt from the backbone (``backbone_spec``) and ``student_state``, and the split's images
     are read from the manifest with the backbone's evaluation transform.
+
+    Raises:
+        ValueError: When ``student_state`` does not fit the image tower of ``backbone_spec`` (a model
+            fine-tuned from another backbone).
     """
     device = resolve_device(str(device))
-    backbone = load_backbone(BackboneSpec.from_dict(backbone_spec), str(device))
+    spec = BackboneSpec.from_dict(backbone_spec)
+    backbone = load_backbone(spec, str(device))
     student = StudentImageEncoder(backbone.model.visual, ft.trainable_blocks)
-    student.load_state_dict(student_state)
+    try:
+        student.load_state_dict(student_state)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"the fine-tuned student's weights do not fit the image tower of backbone {spec.model_name!r} "
+            f"(backbone_spec {spec.backbone_id or '?'}): was the model trained from another backbone? {exc}"
+        ) from exc
     images = split_images(image_manifest, split, backbone, False, ft.image_root)
     g, p = student_features(student.to(device), images, batch_size, ft.num_workers, device)
     return FeatureSplit(split.image_ids, g, p, split.labels)

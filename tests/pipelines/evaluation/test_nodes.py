@@ -320,3 +320,22 @@ def test_relation_targets_default_to_unseen_and_reject_unknown_names(world) -> N
     assert choose_relation_targets(world.vocabulary, ["dog", "lion"], 1) == ["dog"]
     with pytest.raises(ValueError, match=r"\['zebra'\] are not categories"):
         choose_relation_targets(world.vocabulary, ["zebra"], 3)
+
+
+@pytest.mark.slow
+def test_a_student_from_another_backbone_is_named(world) -> None:
+    spec = BackboneSpec(model_name="ovmlr-test-tiny-clip", model_config=TINY_CLIP, allow_random_weights=True)
+    wider = {**TINY_CLIP, "vision_cfg": {**TINY_CLIP["vision_cfg"], "width": 48}}
+    other = BackboneSpec(model_name="ovmlr-test-wider-clip", model_config=wider, allow_random_weights=True)
+    student = StudentImageEncoder(load_backbone(other, "cpu").model.visual, trainable_blocks=1)
+    python_model = C2SRTPyfuncModel(
+        world.model_config,
+        world.python_model.model_state,
+        world.vocabulary,
+        P,
+        mode="finetune",
+        student_state=student.state_dict(),
+    )
+    split, manifest = _split(world), world.inputs["image_manifest"]
+    with pytest.raises(ValueError, match="do not fit the image tower of backbone 'ovmlr-test-tiny-clip'"):
+        encode_for_champion(_Loaded(python_model), split, manifest, spec.to_dict(), {}, 5, "cpu")
