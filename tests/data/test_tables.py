@@ -26,7 +26,11 @@ def test_valid_tables_have_the_contract_columns_and_empty_extras():
         "pixels",
         "height",
         "width",
+        "channels",
+        "tags",
+        "title",
     ]
+    assert t.vocabulary_report.empty and t.vocabulary_report.columns.tolist() == ["tag", "items", "reason"]
     assert t.data_report.empty and t.data_report.columns.tolist() == ["image_id", "path", "reason"]
 
 

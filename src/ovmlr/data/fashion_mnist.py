@@ -141,6 +141,9 @@ def pretrain_pool(
             "pixels": [release.train_images[i].tobytes() for i in indices],
             "height": np.full(len(indices), h, dtype=np.int64),
             "width": np.full(len(indices), w, dtype=np.int64),
+            "channels": np.ones(len(indices), dtype=np.int64),
+            "tags": [config.class_names[c] for c in classes],
+            "title": [config.class_names[c] for c in classes],
         }
     )
     return frame[PRETRAIN_COLUMNS]

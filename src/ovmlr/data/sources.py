@@ -15,13 +15,16 @@ from .fashion_mnist import FashionMNISTConfig, FashionMNISTRelease, build_fashio
 from .nus_wide import NusWideConfig, NusWideRelease, build_nus_wide_tables
 from .open_images import OpenImagesConfig, OpenImagesRelease, build_open_images_tables
 from .tables import DatasetTables
+from .tagged_art.builder import TaggedArtConfig, build_tagged_art_tables
+from .tagged_art.release import TaggedArtRelease
 
-SourceRelease = FashionMNISTRelease | NusWideRelease | OpenImagesRelease
+SourceRelease = FashionMNISTRelease | NusWideRelease | OpenImagesRelease | TaggedArtRelease
 
 BUILDERS: dict[type, tuple[type, Callable[..., DatasetTables]]] = {
     FashionMNISTRelease: (FashionMNISTConfig, build_fashion_mnist_tables),
     NusWideRelease: (NusWideConfig, build_nus_wide_tables),
     OpenImagesRelease: (OpenImagesConfig, build_open_images_tables),
+    TaggedArtRelease: (TaggedArtConfig, build_tagged_art_tables),
 }
 
 

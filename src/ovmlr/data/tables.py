@@ -22,10 +22,15 @@ PRETRAIN_SCHEMA = {
     "class_id": "int64",
     "class_name": "str",
     "split": "str",
-    "pixels": "object",  # bytes: uint8 H×W, row-major
+    "pixels": "object",  # bytes: uint8 H×W×channels, row-major
     "height": "int64",
     "width": "int64",
+    "channels": "int64",  # 1 grey, 3 RGB, 4 RGBA
+    "tags": "str",  # "|"-joined category names of the item (caption material of the demo backbone)
+    "title": "str",  # the item's title ("" when none)
 }
+# Why a source tag is not a category (datasets with a tag vocabulary).
+VOCABULARY_REPORT_SCHEMA = {"tag": "str", "items": "int64", "reason": "str"}
 LAYOUT_SCHEMA = {"image_id": "str", "tile": "int64", "item_id": "str", "class_id": "int64"}
 REPORT_COLUMNS = list(REPORT_SCHEMA)
 PRETRAIN_COLUMNS = list(PRETRAIN_SCHEMA)
@@ -44,6 +49,7 @@ class DatasetTables:
         data_report: Images skipped, with the reason.
         mosaic_layout: Which source item fills which tile of a rendered image (empty for photo datasets).
         image_files: Rendered images to write, ``image_id`` -> callable returning a PIL image.
+        vocabulary_report: Source tags that did not become categories, with the reason (tag datasets).
     """
 
     image_manifest: pd.DataFrame
@@ -53,6 +59,7 @@ class DatasetTables:
     data_report: pd.DataFrame = field(default_factory=lambda: empty_frame(REPORT_SCHEMA))
     mosaic_layout: pd.DataFrame = field(default_factory=lambda: empty_frame(LAYOUT_SCHEMA))
     image_files: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    vocabulary_report: pd.DataFrame = field(default_factory=lambda: empty_frame(VOCABULARY_REPORT_SCHEMA))
 
     def __post_init__(self) -> None:
         check_tables(self.image_manifest, self.labels, self.categories)

@@ -11,6 +11,7 @@ from .image_folder import ImageFolderDataset  # noqa: E402
 from .name_list import NameListDataset  # noqa: E402
 from .nus_wide import NusWideDataset  # noqa: E402
 from .open_images import OpenImagesDataset  # noqa: E402
+from .tagged_art import TaggedArtDataset  # noqa: E402
 
 __all__ += [
     "FashionMNISTDataset",
@@ -19,6 +20,7 @@ __all__ += [
     "NameListDataset",
     "NusWideDataset",
     "OpenImagesDataset",
+    "TaggedArtDataset",
 ]
 
 # The chat LLM of relation mining (relation_mining stage).

@@ -13,8 +13,8 @@ logger = logging.getLogger(__name__)
 def build_dataset(raw_source: SourceRelease, source_options: dict[str, Any], seed: int) -> dict[str, Any]:
     """Turn a raw dataset release into the data contracts shared by every later stage.
 
-    The release type (Fashion-MNIST, NUS-WIDE, Open Images; chosen by the Kedro environment's catalog)
-    picks the builder; ``source_options`` are that builder's options (``ovmlr.data.sources``).
+    The release type (tagged art, Fashion-MNIST, NUS-WIDE, Open Images; chosen by the Kedro environment's
+    catalog) picks the builder; ``source_options`` are that builder's options (``ovmlr.data.sources``).
 
     Args:
         raw_source: The release loaded by the ``raw_source`` dataset.
@@ -23,8 +23,8 @@ def build_dataset(raw_source: SourceRelease, source_options: dict[str, Any], see
 
     Returns:
         ``image_manifest``, ``labels``, ``categories``, ``pretrain_pool``, ``data_report``,
-        ``mosaic_layout`` (DataFrames) and ``mosaic_images`` (image id -> callable rendering a PIL image;
-        empty for photo datasets).
+        ``mosaic_layout``, ``vocabulary_report`` (DataFrames) and ``mosaic_images`` (image id -> callable
+        rendering a PIL image; empty for photo datasets).
     """
     tables = build_tables(raw_source, source_options, seed)
     counts = tables.image_manifest["split"].value_counts().reindex(["train", "val", "test"], fill_value=0)
@@ -44,4 +44,5 @@ def build_dataset(raw_source: SourceRelease, source_options: dict[str, Any], see
         "data_report": tables.data_report,
         "mosaic_layout": tables.mosaic_layout,
         "mosaic_images": tables.image_files,
+        "vocabulary_report": tables.vocabulary_report,
     }

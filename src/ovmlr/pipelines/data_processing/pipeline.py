@@ -12,6 +12,7 @@ OUTPUTS = (
     "data_report",
     "mosaic_layout",
     "mosaic_images",
+    "vocabulary_report",
 )
 
 
