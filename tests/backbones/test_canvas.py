@@ -62,3 +62,23 @@ def test_pool_items_names_an_item_with_the_wrong_pixel_count():
 def test_tiles_outside_the_canvas_are_refused():
     with pytest.raises(ValueError, match=r"in \[0, 4\)"):
         place_on_canvas(np.zeros((1, 2, 2), np.uint8), np.array([4]), grid=2)
+
+
+def test_rgba_items_are_drawn_on_a_light_background_in_their_tile():
+    from ovmlr.backbones.canvas import place_rgba_on_canvas
+
+    item = np.zeros((1, 8, 8, 4), dtype=np.uint8)
+    item[0, 2:6, 2:6] = (255, 0, 0, 255)
+    canvas = place_rgba_on_canvas(item, np.array([3]), grid=2, tile_size=8, rng=np.random.default_rng(0))
+    assert canvas.shape == (1, 16, 16, 3)
+    assert (canvas[0, :8].min(axis=2) >= 150).all()  # tiles 0 and 1: background only
+    red = (canvas[0, ..., 0] > 200) & (canvas[0, ..., 1] < 60)
+    assert red.any() and red[8:, 8:].sum() == red.sum()  # the item lies in tile 3
+
+
+def test_model_input_equals_open_clips_preprocessing_of_the_rgb_png(tmp_path):
+    rgb = np.random.default_rng(1).integers(0, 256, (1, 56, 56, 3), dtype=np.uint8)
+    Image.fromarray(rgb[0]).save(tmp_path / "mosaic.png")
+    expected = image_transform_v2(PreprocessCfg(size=56), is_train=False)(Image.open(tmp_path / "mosaic.png"))
+    cfg = PreprocessCfg()
+    np.testing.assert_allclose(to_model_input(rgb, cfg.mean, cfg.std)[0].numpy(), expected.numpy(), atol=1e-6)

@@ -34,11 +34,14 @@ import torch.nn.functional as F
 from open_clip.hf_model import HFTextEncoder
 from torch import nn
 
-from .canvas import place_on_canvas, pool_items, to_model_input
+from .canvas import place_on_canvas, place_rgba_on_canvas, pool_items, to_model_input
 from .features import ensemble_text_features, fill_templates
 from .loss import MultiPositiveClipLoss
 
 logger = logging.getLogger(__name__)
+
+
+CAPTION_MODES = ("class_name", "tags")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class DemoTrainingConfig:
     canvas_grid: int = 2  # items are placed on one tile of a canvas_grid × canvas_grid blank canvas
     seed: int = 0  # initialisation, item order, tiles and templates
     text_batch_size: int = 256  # captions per forward pass of the frozen text tower
+    captions: str = "class_name"  # class_name: template(class); tags: template(item's tags or title)
+    captions_per_item: int = 4  # captions: tags: fixed captions drawn per item, one picked at each step
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> DemoTrainingConfig:
@@ -66,6 +71,10 @@ class DemoTrainingConfig:
         values = dict(params)
         values["templates"] = tuple(values.get("templates") or ())
         fill_templates(values["templates"], ["x"])  # validates the templates
+        if values.get("captions", "class_name") not in CAPTION_MODES:
+            raise ValueError(
+                f"backbone.demo.training.captions must be one of {CAPTION_MODES}, got {values['captions']!r}"
+            )
         return cls(**values)
 
 
@@ -107,6 +116,41 @@ def pool_class_names(pretrain_pool: pd.DataFrame) -> list[str]:
     return names["class_name"].astype(str).tolist()
 
 
+def pool_vocabulary(pretrain_pool: pd.DataFrame) -> list[str]:
+    """Every category name in the pool's ``tags`` column, sorted (the whole vocabulary, unseen included)."""
+    return sorted({t for tags in pretrain_pool["tags"] for t in str(tags).split("|") if t})
+
+
+def tag_phrase(tags: Sequence[str]) -> str:
+    """``["a"]`` -> ``a``; ``["a", "b", "c"]`` -> ``a, b and c``."""
+    return tags[0] if len(tags) == 1 else f"{', '.join(tags[:-1])} and {tags[-1]}"
+
+
+def item_captions(
+    pretrain_pool: pd.DataFrame, templates: Sequence[str], per_item: int, rng: np.random.Generator
+) -> list[str]:
+    """``per_item`` captions for every item, item-major (``[N * per_item]``).
+
+    Caption 0 names all of the item's tags; the others a random non-empty subset of them in random order,
+    except that the last one is the item's title where it has one (items without tags: the title only).
+    Each uses a template drawn at random:
+    web captions mention some of what a picture shows, and CLIP learns from such partial descriptions.
+    """
+    captions = []
+    for tags_text, title in zip(pretrain_pool["tags"], pretrain_pool["title"], strict=True):
+        tags = [t for t in str(tags_text).split("|") if t]
+        for j in range(per_item):
+            if not tags or (j == per_item - 1 and per_item > 1 and str(title).strip()):
+                subject = " ".join(str(title).lower().split())
+            elif j == 0:
+                subject = tag_phrase(list(rng.permutation(tags)))
+            else:
+                size = int(rng.integers(1, len(tags) + 1))
+                subject = tag_phrase(list(rng.choice(tags, size=size, replace=False)))
+            captions.append(templates[int(rng.integers(len(templates)))].format(subject))
+    return captions
+
+
 def text_tower(model: nn.Module) -> HFTextEncoder:
     """The Hugging Face text tower of a ``CustomTextCLIP``; the demo trainer needs one."""
     text = getattr(model, "text", None)
@@ -122,19 +166,23 @@ def pooled_caption_features(
     """The frozen text transformer's pooled output per caption, before the trained projection.
 
     ``model.text.proj(pooled)`` equals ``model.encode_text(tokens)`` (same mask and pooler as
-    ``HFTextEncoder.forward``), so captions are encoded once instead of at every step.
+    ``HFTextEncoder.forward``), so captions are encoded once instead of at every step; each distinct
+    caption once, and only up to the longest caption's length in its batch.
 
     Shapes:
         captions ``N`` -> ``[N, W]`` (W the text transformer's width), float32 on ``device``.
     """
     text = text_tower(model)
+    unique, inverse = np.unique(np.asarray(captions, dtype=object).astype(str), return_inverse=True)
     chunks = []
-    for start in range(0, len(captions), batch_size):
-        tokens = tokenizer(list(captions[start : start + batch_size])).to(device)
+    for start in range(0, len(unique), batch_size):
+        tokens = tokenizer(unique[start : start + batch_size].tolist()).to(device)
         mask = (tokens != text.config.pad_token_id).long()
+        width = int(mask.sum(dim=1).max())  # padding beyond the longest caption changes nothing (masked)
+        tokens, mask = tokens[:, :width], mask[:, :width]
         out = text.transformer(input_ids=tokens, attention_mask=mask)
         chunks.append(text.pooler(out, mask).float())
-    return torch.cat(chunks)
+    return torch.cat(chunks)[torch.from_numpy(inverse).to(device)]
 
 
 def trainable_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
@@ -167,11 +215,17 @@ def _preprocess_stats(model: nn.Module) -> tuple[tuple[float, ...], tuple[float,
     return tuple(cfg["mean"]), tuple(cfg["std"]), side
 
 
-def _batch_images(model: nn.Module, items: np.ndarray, tiles: np.ndarray, grid: int) -> torch.Tensor:
-    """Normalised canvases ``[B, 3, H, W]`` for ``items`` ``[B, h, w]`` placed on ``tiles``."""
+def _batch_images(
+    model: nn.Module, items: np.ndarray, tiles: np.ndarray, grid: int, rng: np.random.Generator
+) -> torch.Tensor:
+    """Normalised canvases ``[B, 3, H, W]`` for ``items`` (grey ``[B, h, w]`` or RGBA ``[B, S, S, 4]``)
+    placed on ``tiles`` (RGBA: at a random scale and position on a random background, drawn from ``rng``)."""
     mean, std, side = _preprocess_stats(model)
-    canvas = place_on_canvas(items, tiles, grid)
-    if canvas.shape[1:] != (side, side):
+    if items.ndim == 4:
+        canvas = place_rgba_on_canvas(items, tiles, grid, side // grid, rng)
+    else:
+        canvas = place_on_canvas(items, tiles, grid)
+    if canvas.shape[1:3] != (side, side):
         raise ValueError(
             f"canvas {canvas.shape[1:]} (canvas_grid={grid} × item size) does not match the model's "
             f"{side}×{side} input"
@@ -195,7 +249,12 @@ def train_demo_backbone(
     items, classes = pool_items(pretrain_pool, "train")
     if config.max_items is not None:
         items, classes = items[: config.max_items], classes[: config.max_items]
-    captions = fill_templates(config.templates, pool_class_names(pretrain_pool))
+    if config.captions == "tags":
+        train_rows = pretrain_pool[pretrain_pool["split"] == "train"].iloc[: len(items)]
+        rng = np.random.default_rng([config.seed, 1])
+        captions = item_captions(train_rows, config.templates, config.captions_per_item, rng)
+    else:
+        captions = fill_templates(config.templates, pool_class_names(pretrain_pool))
     model.to(device)
     pooled = pooled_caption_features(model, tokenizer, captions, config.text_batch_size, device)  # [T*C, W]
     logger.info("Demo backbone: %d captions encoded once by the frozen text tower", len(captions))
@@ -243,6 +302,7 @@ def _fit(
     rng = np.random.default_rng(config.seed)
     loss_fn = MultiPositiveClipLoss()
     num_classes = pooled.shape[0] // len(config.templates)
+    per_item = config.captions_per_item
     total = math.ceil(len(items) / config.batch_size) * config.epochs
     history, step = [], 0
     model.train()
@@ -251,8 +311,11 @@ def _fit(
         for start in range(0, len(items), config.batch_size):
             idx = order[start : start + config.batch_size]
             tiles = rng.integers(0, config.canvas_grid**2, size=len(idx))
-            caption = rng.integers(0, len(config.templates), size=len(idx)) * num_classes + classes[idx]
-            images = _batch_images(model, items[idx], tiles, config.canvas_grid).to(device)
+            if config.captions == "tags":  # pooled is item-major: [N * per_item, W]
+                caption = idx * per_item + rng.integers(0, per_item, size=len(idx))
+            else:  # pooled is template-major: [T * C, W]
+                caption = rng.integers(0, len(config.templates), size=len(idx)) * num_classes + classes[idx]
+            images = _batch_images(model, items[idx], tiles, config.canvas_grid, rng).to(device)
             batch = (images, torch.from_numpy(caption).to(device), torch.from_numpy(classes[idx]).to(device))
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(step, total, config)
@@ -266,6 +329,34 @@ def _fit(
 
 
 @torch.inference_mode()
+def _heldout_scores(
+    model: nn.Module,
+    tokenizer: Any,
+    items: np.ndarray,
+    names: Sequence[str],
+    templates: Sequence[str],
+    canvas_grid: int,
+    seed: int,
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Cosine scores ``[N, C]`` of held-out items (each on a seeded random tile) against the prompt
+    ensemble (Eq. 24) of every name."""
+    prompts = fill_templates(templates, names)
+    tokens = tokenizer(prompts).to(device)
+    per_template = model.encode_text(tokens, normalize=True).float().reshape(len(templates), len(names), -1)
+    classifier = ensemble_text_features(per_template)  # [C, D]
+    rng = np.random.default_rng(seed)
+    tiles = rng.integers(0, canvas_grid**2, size=len(items))
+    scores = []
+    for start in range(0, len(items), batch_size):
+        stop = start + batch_size
+        images = _batch_images(model, items[start:stop], tiles[start:stop], canvas_grid, rng)
+        image_f = model.encode_image(images.to(device), normalize=True).float()
+        scores.append((image_f @ classifier.T).cpu().numpy())
+    return np.concatenate(scores)
+
+
 def zero_shot_item_accuracy(
     model: nn.Module,
     tokenizer: Any,
@@ -276,28 +367,46 @@ def zero_shot_item_accuracy(
     batch_size: int,
     device: torch.device,
 ) -> float:
-    """Zero-shot accuracy on the pool's ``heldout`` items, each on a random tile (seeded).
+    """Zero-shot accuracy on the pool's ``heldout`` items (single-class pools).
 
     The classifier is the prompt ensemble (Eq. 24) of every class name; the prediction is the class whose
     ensembled text feature has the highest cosine similarity with the image feature.
     """
     items, classes = pool_items(pretrain_pool, "heldout")
     names = pool_class_names(pretrain_pool)
-    num_classes = len(names)
-    prompts = fill_templates(templates, names)
-    tokens = tokenizer(prompts).to(device)
-    per_template = model.encode_text(tokens, normalize=True).float().reshape(len(templates), num_classes, -1)
-    classifier = ensemble_text_features(per_template)  # [C, D]
-    tiles = np.random.default_rng(seed).integers(0, canvas_grid**2, size=len(items))
-    correct = 0
-    for start in range(0, len(items), batch_size):
-        images = _batch_images(
-            model, items[start : start + batch_size], tiles[start : start + batch_size], canvas_grid
-        )
-        image_f = model.encode_image(images.to(device), normalize=True).float()
-        predicted = (image_f @ classifier.T).argmax(dim=1).cpu().numpy()
-        correct += int((predicted == classes[start : start + batch_size]).sum())
-    return correct / len(items)
+    scores = _heldout_scores(model, tokenizer, items, names, templates, canvas_grid, seed, batch_size, device)
+    return float((scores.argmax(axis=1) == classes).mean())
+
+
+def zero_shot_item_map(
+    model: nn.Module,
+    tokenizer: Any,
+    pretrain_pool: pd.DataFrame,
+    templates: Sequence[str],
+    canvas_grid: int,
+    seed: int,
+    batch_size: int,
+    device: torch.device,
+) -> tuple[float, float]:
+    """Zero-shot mAP over the whole vocabulary on the pool's ``heldout`` items (multi-tag pools).
+
+    Returns:
+        ``(mAP, chance mAP)``: the mean over categories with a held-out positive of the average precision,
+        and the same mean of each category's positive rate (what random scores give in expectation).
+    """
+    from ovmlr.metrics import mean_average_precision
+
+    items, _ = pool_items(pretrain_pool, "heldout")
+    names = pool_vocabulary(pretrain_pool)
+    column = {name: c for c, name in enumerate(names)}
+    rows = pretrain_pool[pretrain_pool["split"] == "heldout"]
+    labels = np.zeros((len(rows), len(names)), dtype=np.int8)
+    for r, tags in enumerate(rows["tags"]):
+        labels[r, [column[t] for t in str(tags).split("|") if t]] = 1
+    scores = _heldout_scores(model, tokenizer, items, names, templates, canvas_grid, seed, batch_size, device)
+    present = labels.sum(axis=0) > 0
+    chance = float(labels[:, present].mean(axis=0).mean())
+    return mean_average_precision(scores[:, present], labels[:, present]), chance
 
 
 def create_initial_model(model_name: str, seed: int, device: torch.device) -> tuple[nn.Module, Any]:

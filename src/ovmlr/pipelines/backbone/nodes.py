@@ -33,6 +33,7 @@ from ovmlr.backbones.demo import (
     train_demo_backbone,
     training_key,
     zero_shot_item_accuracy,
+    zero_shot_item_map,
 )
 
 logger = logging.getLogger(__name__)
@@ -188,7 +189,8 @@ def describe_backbone(backbone_spec: dict[str, Any], device: str) -> dict[str, A
 def evaluate_item_zero_shot(
     backbone_spec: dict[str, Any], pretrain_pool: pd.DataFrame, params: dict[str, Any]
 ) -> dict[str, Any]:
-    """Zero-shot accuracy of the backbone on the held-out single items (MLflow metrics).
+    """Zero-shot quality of the backbone on the held-out items of the pretraining pool (MLflow metrics):
+    accuracy for single-class items, mAP over the vocabulary (and its chance level) for tagged items.
 
     Returns ``{}`` when the pool is empty (datasets with a real CLIP have none).
     """
@@ -197,17 +199,21 @@ def evaluate_item_zero_shot(
         return {}
     loaded = load_backbone(BackboneSpec.from_dict(backbone_spec), resolve_device(params["device"]))
     zs = params["zero_shot"]
+    args = (loaded.model, loaded.tokenizer, pretrain_pool, zs["templates"])
+    options = {"canvas_grid": zs["canvas_grid"], "seed": zs["seed"], "batch_size": zs["batch_size"]}
     with torch.inference_mode():
-        accuracy = zero_shot_item_accuracy(
-            loaded.model,
-            loaded.tokenizer,
-            pretrain_pool,
-            zs["templates"],
-            canvas_grid=zs["canvas_grid"],
-            seed=zs["seed"],
-            batch_size=zs["batch_size"],
-            device=loaded.device,
-        )
+        if is_multi_tag(pretrain_pool):
+            value, chance = zero_shot_item_map(*args, **options, device=loaded.device)
+            logger.info("Backbone zero-shot mAP on held-out items: %.4f (chance %.4f)", value, chance)
+            return {"mAP": {"step": 0, "value": value}, "chance_mAP": {"step": 0, "value": chance}}
+        accuracy = zero_shot_item_accuracy(*args, **options, device=loaded.device)
     chance = 1.0 / pretrain_pool["class_id"].nunique()
     logger.info("Backbone zero-shot accuracy on held-out items: %.4f (chance %.3f)", accuracy, chance)
     return {"accuracy": {"step": 0, "value": accuracy}}
+
+
+def is_multi_tag(pretrain_pool: pd.DataFrame) -> bool:
+    """Whether the pool's items carry tag sets (zero-shot mAP) rather than one class each (accuracy)."""
+    return "tags" in pretrain_pool.columns and bool(
+        (pretrain_pool["tags"] != pretrain_pool["class_name"]).any()
+    )
