@@ -77,3 +77,15 @@ def test_category_split_keeps_categories_order():
     }
     with pytest.raises(ValueError, match="the seen category set is empty"):
         make_category_split(categories(), NAMES)
+
+
+def test_stratified_strategy_draws_one_category_per_frequency_stratum():
+    from ovmlr.data.category_split import unseen_stratified
+
+    positives = pd.Series([50, 1, 30, 2, 40, 3], index=["a", "b", "c", "d", "e", "f"])
+    picked = unseen_stratified(positives, 2, seed=0)
+    assert len(picked) == 2
+    assert len(set(picked) & {"b", "d", "f"}) == 1 and len(set(picked) & {"a", "c", "e"}) == 1
+    assert picked == unseen_stratified(positives, 2, seed=0)
+    with pytest.raises(ValueError, match="num_unseen must be between 1 and 5"):
+        unseen_stratified(positives, 6, seed=0)

@@ -6,6 +6,9 @@ Strategies (``category_sets.strategy``):
 * ``file``: the unseen names listed in a parameter or in a text file (``unseen_category_names``).
 * ``frequency``: the ``num_unseen`` rarest (or most frequent) categories, counted on the train split.
 * ``random``: ``num_unseen`` categories drawn with a seed.
+* ``stratified``: frequency-stratified random: the categories sorted by train positives are cut into
+  ``num_unseen`` strata of (nearly) equal size and one category is drawn from each with a seed, so that the
+  unseen set spans rare to frequent categories as the seen set does.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-STRATEGIES = ("dataset", "file", "frequency", "random")
+STRATEGIES = ("dataset", "file", "frequency", "random", "stratified")
 FREQUENCY_ORDERS = ("rarest", "most_frequent")
 
 
@@ -63,6 +66,20 @@ def unseen_at_random(names: Sequence[str], num_unseen: int, seed: int) -> list[s
     check_count(num_unseen, len(names))
     picked = np.random.default_rng(seed).choice(len(names), size=num_unseen, replace=False)
     return [names[i] for i in np.sort(picked)]
+
+
+def unseen_stratified(train_positives: pd.Series, num_unseen: int, seed: int) -> list[str]:
+    """One category drawn with ``seed`` from each of ``num_unseen`` frequency strata (category order).
+
+    Categories are sorted by train positives (ties: category order) and cut into ``num_unseen`` contiguous
+    strata whose sizes differ by at most one.
+    """
+    check_count(num_unseen, len(train_positives))
+    counts = train_positives.to_numpy()
+    order = np.lexsort((np.arange(len(counts)), counts))
+    rng = np.random.default_rng(seed)
+    picked = [int(rng.choice(stratum)) for stratum in np.array_split(order, num_unseen)]
+    return train_positives.index[np.sort(picked)].tolist()
 
 
 def check_count(num_unseen: int, num_categories: int) -> None:

@@ -14,6 +14,7 @@ from ovmlr.data.category_split import (
     unseen_by_frequency,
     unseen_from_dataset,
     unseen_from_names,
+    unseen_stratified,
 )
 from ovmlr.data.category_summary import count_positives, plot_summary, summarise
 from ovmlr.data.modality_sets import (
@@ -44,11 +45,11 @@ def split_categories(  # noqa: PLR0917 - Kedro passes node inputs positionally
         labels: ``image_id`` + one column per category (for ``frequency``).
         image_manifest: ``image_id``, ``split`` (``frequency`` counts train images only).
         unseen_category_names: Names from the optional text file (``strategy: file``).
-        strategy: ``dataset``, ``file``, ``frequency`` or ``random``.
+        strategy: ``dataset``, ``file``, ``frequency``, ``random`` or ``stratified``.
         unseen_names: Names from the parameters (``strategy: file``).
-        num_unseen: How many unseen categories (``frequency``, ``random``).
+        num_unseen: How many unseen categories (``frequency``, ``random``, ``stratified``).
         frequency_order: ``rarest`` or ``most_frequent`` (``frequency``).
-        seed: Seed of ``random``.
+        seed: Seed of ``random`` and ``stratified``.
 
     Returns:
         ``category_id``, ``name``, ``role`` (``seen``/``unseen``) in ``categories`` order.
@@ -63,6 +64,9 @@ def split_categories(  # noqa: PLR0917 - Kedro passes node inputs positionally
         unseen = unseen_by_frequency(train_positives, num_unseen, frequency_order)
     elif strategy == "random":
         unseen = unseen_at_random(names, num_unseen, seed)
+    elif strategy == "stratified":
+        train_positives = count_positives(labels, image_manifest, names)["train"]
+        unseen = unseen_stratified(train_positives, num_unseen, seed)
     else:
         raise ValueError(f"category_sets.strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
     split = make_category_split(categories, unseen)
