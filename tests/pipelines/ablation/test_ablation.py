@@ -146,7 +146,7 @@ def test_run_ablation_one_row_per_variant_and_seed_with_overrides_applied():
 def _plan_and_run(ablation: dict, stored: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The plan, and the rows ``run_ablation`` yields given what is ``stored`` (empty when nothing new)."""
     vocab, train, val, test, tables = _world()
-    plan = plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation)
+    plan = plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation, "llm")
     chunks = run_ablation(
         plan,
         stored,
@@ -185,18 +185,20 @@ def test_plan_keys_follow_parameters_and_data_not_names():
         ],
     }
     args = _plan_inputs()
-    plan = plan_ablation(*args, BACKBONE, TRAINING, ablation)
+    plan = plan_ablation(*args, BACKBONE, TRAINING, ablation, "llm")
     keys = dict(zip(plan["variant"], plan["key"], strict=True))
     assert keys["full"] == keys["LLM"] != keys["random"]  # the same configuration in two tables: one key
-    other_backbone = plan_ablation(*args, BACKBONE | {"backbone_id": "other"}, TRAINING, ablation)
+    other_backbone = plan_ablation(*args, BACKBONE | {"backbone_id": "other"}, TRAINING, ablation, "llm")
     assert not set(other_backbone["key"]) & set(plan["key"])
     with pytest.raises(ValueError, match=r"ablation.variants\[0\] lacks \['table'\]"):
-        plan_ablation(*args, BACKBONE, TRAINING, {"seeds": [0], "variants": [{"name": "x"}]})
+        plan_ablation(*args, BACKBONE, TRAINING, {"seeds": [0], "variants": [{"name": "x"}]}, "llm")
 
 
 def test_collect_names_a_missing_result():
     args = _plan_inputs()
-    plan = plan_ablation(*args, BACKBONE, TRAINING, {"seeds": [3], "variants": [{"name": "v", "table": "T"}]})
+    plan = plan_ablation(
+        *args, BACKBONE, TRAINING, {"seeds": [3], "variants": [{"name": "v", "table": "T"}]}, "llm"
+    )
     with pytest.raises(ValueError, match="no stored ablation result for .*'variant': 'v', 'seed': 3"):
         collect_ablation(plan, pd.DataFrame({"key": ["another"], "test/zsl/mAP": [0.1]}))
 

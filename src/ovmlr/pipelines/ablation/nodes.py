@@ -45,7 +45,16 @@ def _variant_vocabulary(
     source: str, prompt: str, tables: dict[str, pd.DataFrame], relation: dict[str, Any]
 ) -> Vocabulary:
     neighbours = tables["category_neighbours"]
-    if source != "llm":
+    if source == relation["source"]:
+        pass  # the relation_mining stage's own neighbours
+    elif source == "llm":
+        raise ValueError(
+            "an ablation variant asks for LLM relations but relation_mining.source is "
+            f"{relation['source']!r}, "
+            "so no LLM relations were mined: run `kedro run --pipeline=relation_mining --params "
+            "relation_mining.source=llm` first, or drop the variant"
+        )
+    else:
         _, neighbours, _ = select_neighbours(
             tables["category_split"],
             tables["text_features"],
@@ -173,8 +182,11 @@ def plan_ablation(
     backbone_info: dict[str, Any],
     training_params: dict[str, Any],
     ablation_params: dict[str, Any],
+    relation_source: str,
 ) -> pd.DataFrame:
     """One row per baseline and per (variant, seed), with the key of its result.
+
+    A variant without ``relation_source`` uses the relation_mining stage's own source (``relation_source``).
 
     The key hashes the row's full training parameters (base ← common ← variant ← seed), its relation source
     and the data it runs on, never the table or variant name: the same configuration in two tables (the
@@ -203,7 +215,7 @@ def plan_ablation(
             merged = variant_training_params(
                 training_params, ablation_params.get("common", {}), variant, seed
             )
-            source = variant.get("relation_source", "llm")
+            source = variant.get("relation_source", relation_source)
             rows.append(("variant", variant["table"], variant["name"], int(seed), source, merged))
     plan = pd.DataFrame(
         [

@@ -30,6 +30,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "backbone_info",
                     "params:training",
                     "params:ablation",
+                    "params:relation_mining.source",
                 ],
                 "ablation_plan",
                 name="plan_ablation_node",
