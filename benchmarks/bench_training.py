@@ -1,6 +1,7 @@
 """Training throughput (images/s) and peak memory of frozen-mode C²SRT training steps.
 
-Random features at two shapes: the default demo data (C=10, P=49, D=128, K=3) and NUS-WIDE
+Random features at three shapes: the default tagged-art data (248 seen categories, P=64, D=256, K=8), the
+Fashion-MNIST environment (C=7 seen, P=49, D=128, K=3) and NUS-WIDE
 (C=1006 categories of which 925 seen are trained, P=196, D=512, K=16), batch 64, for the dense and the PyG
 IST. Each configuration runs in its own subprocess so that its peak resident memory is its own.
 
@@ -24,7 +25,8 @@ from ovmlr.models import ranking_loss
 from ovmlr.training.model_factory import build_model, resolve_model_config
 
 SHAPES = {
-    "demo": {"config": "c2srt_small", "C": 7, "P": 49, "D": 128, "K": 3, "logit_scale": 14.0},
+    "fmnist": {"config": "c2srt_small", "C": 7, "P": 49, "D": 128, "K": 3, "logit_scale": 14.0},
+    "art": {"config": "c2srt_art", "C": 248, "P": 64, "D": 256, "K": 8, "logit_scale": 14.0},
     "nus": {"config": "c2srt", "C": 925, "P": 196, "D": 512, "K": 16, "logit_scale": 100.0},
 }
 

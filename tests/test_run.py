@@ -1,6 +1,7 @@
 """Boot the project from a temporary copy and run ``train``, then ``evaluation`` and ``ablation``, through
-Kedro on a tiny configuration of the default dataset: real Fashion-MNIST files, demo backbone, MLflow
-on sqlite.
+Kedro on a tiny configuration of the default dataset (tagged art: the real Openclipart animals folder and the
+Noto emoji with their CLDR keywords, demo backbone, MLflow on sqlite); and ``train`` in the ``fashion_mnist``
+environment on the real Fashion-MNIST files.
 
 Each pipeline runs in its own session, as a user runs them one after the other: whatever a later pipeline
 reads from an earlier one must therefore be persisted by the catalog."""
@@ -19,8 +20,17 @@ from mlflow.tracking import MlflowClient
 
 PROJECT = Path(__file__).resolve().parents[1]
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+OPENCLIPART_ANIMALS = Path("/usr/share/openclipart/svg/animals")
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+MODEL_NAME = "ovmlr-c2srt-tagged-art"
 
 TINY = {
+    "data_processing": {"source": {"train_images": 160, "val_images": 48, "test_images": 64}},
+    "category_sets": {"num_unseen": 8},
+    "backbone": {"demo": {"training": {"epochs": 1, "batch_size": 64, "warmup_steps": 2, "max_items": 512}}},
+    "training": {"loop": {"epochs": 2, "batch_size": 32}},
+}
+TINY_FASHION_MNIST = {
     "data_processing": {
         "source": {
             "pretrain_train_items": 600,
@@ -46,19 +56,18 @@ TINY_ABLATION = {
     },
 }
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists(),
-        reason="Debian package dataset-fashion-mnist not installed (CI installs it)",
-    ),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+needs_tagged_art = pytest.mark.skipif(
+    not (OPENCLIPART_ANIMALS.is_dir() and EMOJI_FONT.is_file()),
+    reason="Debian packages openclipart-svg, fonts-noto-color-emoji not installed (CI installs them)",
+)
+needs_fashion_mnist = pytest.mark.skipif(
+    not (FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists(),
+    reason="Debian package dataset-fashion-mnist not installed (CI installs it)",
+)
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("project")
+def _copy_project(root: Path) -> Path:
     shutil.copytree(PROJECT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
     (root / "conf" / "local").mkdir()
     shutil.copy(PROJECT / "pyproject.toml", root / "pyproject.toml")
@@ -66,9 +75,19 @@ def project(tmp_path_factory):
     return root
 
 
-def _run(root: Path, pipeline: str, extra: dict) -> None:
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = _copy_project(tmp_path_factory.mktemp("project"))
+    # One Openclipart folder (316 SVGs) and no OpenMoji keep the tiny run's rendering to seconds.
+    (root / "conf" / "local" / "globals.yml").write_text(
+        f"openclipart_dir: {OPENCLIPART_ANIMALS}\nopenmoji_dir: null\n"
+    )
+    return root
+
+
+def _run(root: Path, pipeline: str, extra: dict, env: str | None = None) -> None:
     bootstrap_project(root)
-    with KedroSession.create(project_path=root, runtime_params=extra) as session:
+    with KedroSession.create(project_path=root, runtime_params=extra, env=env) as session:
         session.run(pipeline_names=[pipeline])
     # Each `kedro run` is its own process, whose exit ends the MLflow run. In one process, kedro-mlflow 2.0.3
     # leaves the pipeline's run on MLflow's active-run stack, and the next session would log into it.
@@ -76,6 +95,7 @@ def _run(root: Path, pipeline: str, extra: dict) -> None:
         mlflow.end_run()
 
 
+@needs_tagged_art
 def test_train_then_evaluate_end_to_end(project, monkeypatch):
     monkeypatch.chdir(project)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -91,13 +111,15 @@ def test_train_then_evaluate_end_to_end(project, monkeypatch):
         assert (project / produced).exists(), produced
     manifest = pd.read_parquet(project / "data/03_primary/image_manifest.parquet")
     assert manifest.split.value_counts().to_dict() == {"train": 160, "test": 64, "val": 48}
+    categories = pd.read_parquet(project / "data/03_primary/categories.parquet")
+    assert len(categories) > 20  # tags of the animals folder and the emoji keywords
     metrics = json.loads((project / "data/08_reporting/test_metrics.json").read_text())
     assert 0 <= metrics["test/gzsl/mAP"] <= 1 and 0 <= metrics["test/zsl/mAP"] <= 1
 
     mlflow.set_tracking_uri(f"sqlite:///{project}/mlflow.db")
     client = MlflowClient()
-    champion = client.get_model_version_by_alias("ovmlr-c2srt", "champion")
-    candidate = client.get_model_version_by_alias("ovmlr-c2srt", "candidate")
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    candidate = client.get_model_version_by_alias(MODEL_NAME, "candidate")
     assert champion.version == candidate.version  # first run: candidate becomes champion
     run = client.get_run(candidate.run_id)
     assert "test/gzsl/mAP" in run.data.metrics and "val/gzsl/mAP" in run.data.metrics
@@ -105,13 +127,13 @@ def test_train_then_evaluate_end_to_end(project, monkeypatch):
     assert run.data.params["training.loop.mode"] == "finetune"  # the default: student + distillation
 
     # The logged model pins what it needs and its serving example passes MLflow's own validation.
-    model_uri = f"models:/ovmlr-c2srt/{candidate.version}"
+    model_uri = f"models:/{MODEL_NAME}/{candidate.version}"
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
     requirements = (local / "requirements.txt").read_text()
     assert "torch==" in requirements and "torch_geometric==" in requirements, requirements
     assert (local / "code" / "ovmlr" / "training" / "pyfunc.py").exists()
     scores = validate_serving_input(model_uri, (local / "serving_input_example.json").read_text())
-    assert scores.shape == (2, 10)
+    assert scores.shape == (2, len(categories))
 
     _run(project, "evaluation", {})
     evaluated = json.loads((project / "data/08_reporting/evaluation_metrics.json").read_text())
@@ -127,3 +149,17 @@ def test_train_then_evaluate_end_to_end(project, monkeypatch):
     _run(project, "ablation", TINY_ABLATION)  # a re-run finds every result stored and trains nothing
     assert sorted((project / "data/07_model_output/ablation_rows").glob("part-*.parquet")) == shards
     pd.testing.assert_frame_equal(pd.read_csv(project / "data/08_reporting/ablation_table.csv"), table)
+
+
+@needs_fashion_mnist
+def test_the_fashion_mnist_environment_trains(tmp_path, monkeypatch):
+    root = _copy_project(tmp_path)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _run(root, "train", TINY_FASHION_MNIST, env="fashion_mnist")
+    categories = pd.read_parquet(root / "data/03_primary/categories.parquet")
+    assert categories["name"].tolist()[:2] == ["t-shirt", "trouser"]
+    split = pd.read_parquet(root / "data/03_primary/category_split.parquet")
+    assert split.loc[split.role == "unseen", "name"].tolist() == ["sandal", "shirt", "bag"]
+    mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
+    assert MlflowClient().get_model_version_by_alias("ovmlr-c2srt", "champion")

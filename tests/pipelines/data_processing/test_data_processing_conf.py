@@ -9,6 +9,7 @@ from ovmlr.data.fashion_mnist import FashionMNISTConfig
 from ovmlr.data.nus_wide import NusWideConfig
 from ovmlr.data.open_images import OpenImagesConfig
 from ovmlr.data.sources import make_config
+from ovmlr.data.tagged_art.builder import TaggedArtConfig
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
 
@@ -21,7 +22,8 @@ def load(env: str | None):
 @pytest.mark.parametrize(
     ("env", "dataset_type", "config_type", "strategy"),
     [
-        (None, "ovmlr.datasets.FashionMNISTDataset", FashionMNISTConfig, "file"),
+        (None, "ovmlr.datasets.TaggedArtDataset", TaggedArtConfig, "stratified"),
+        ("fashion_mnist", "ovmlr.datasets.FashionMNISTDataset", FashionMNISTConfig, "file"),
         ("nus_wide", "ovmlr.datasets.NusWideDataset", NusWideConfig, "dataset"),
         ("open_images", "ovmlr.datasets.OpenImagesDataset", OpenImagesConfig, "dataset"),
     ],
@@ -39,9 +41,20 @@ def test_environment_picks_the_raw_dataset_and_builder_options(env, dataset_type
     }
 
 
-def test_default_mosaic_paths_come_from_the_shared_global():
-    catalog, parameters, globals_ = load(None)
+@pytest.mark.parametrize("env", [None, "fashion_mnist"])
+def test_mosaic_paths_come_from_the_shared_global(env):
+    catalog, parameters, globals_ = load(env)
     assert catalog["mosaic_images"]["path"] == parameters["data_processing"]["source"]["mosaic_dir"]
     assert catalog["mosaic_images"]["path"] == globals_["mosaic_dir"]
+
+
+def test_the_default_reads_the_tagged_art_sources_and_fashion_mnist_its_files():
+    catalog, _, globals_ = load(None)
+    assert catalog["raw_source"]["openclipart_dir"] == globals_["openclipart_dir"]
+    assert catalog["raw_source"]["emoji_font"] == globals_["emoji_font"]
+    assert globals_["registered_model_name"] == "ovmlr-c2srt-tagged-art"
+    catalog, parameters, globals_ = load("fashion_mnist")
     assert catalog["raw_source"]["directory"] == globals_["fashion_mnist_dir"]
     assert parameters["category_sets"]["unseen_names"] == ["sandal", "shirt", "bag"]
+    assert globals_["registered_model_name"] == "ovmlr-c2srt"
+    assert globals_["mosaic_dir"] != load(None)[2]["mosaic_dir"]  # the two datasets never share a folder

@@ -61,14 +61,15 @@ def test_runtime_params_switch_to_an_openai_compatible_endpoint():
     assert isinstance(catalog.get("llm_backend"), LLMBackendDataset)
 
 
-def test_parameters_are_valid():
-    params = OmegaConfigLoader(str(CONF), base_env="base", default_run_env="local")["parameters"][
+@pytest.mark.parametrize(("env", "source", "k"), [(None, "similarity", 4), ("fashion_mnist", "llm", 3)])
+def test_parameters_are_valid(env, source, k):
+    params = OmegaConfigLoader(str(CONF), base_env="base", default_run_env="local", env=env)["parameters"][
         "relation_mining"
     ]
     config = LLMQueryConfig.from_params(params["llm"])
     assert (params["source"], params["k"], params["fallback"], config.n_queries, config.output_format) == (
-        "llm",
-        3,
+        source,
+        k,
         "similarity",
         3,
         "json",
