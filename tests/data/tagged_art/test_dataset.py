@@ -123,3 +123,9 @@ def test_a_malformed_openmoji_index_names_the_file(tmp_path):
 def test_an_unknown_argument_is_an_error():
     with pytest.raises(DatasetError, match="TaggedArtDataset"):
         TaggedArtDataset(cache_path="x", openclipart_dir="a", cldr_annotations=[], emoji_font="f", colour=1)
+
+
+def test_a_missing_openmoji_folder_says_how_to_install_it(tmp_path):
+    sources = write_sources(tmp_path) | {"openmoji_dir": str(tmp_path / "none")}
+    with pytest.raises(DatasetError, match=r"Install the npm package openmoji \(make dataset"):
+        TaggedArtDataset(**sources).load()

@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ovmlr.data.tables import REPORT_SCHEMA, empty_frame
@@ -56,7 +54,7 @@ class TaggedArtSources:
         None  # npm openmoji: the package folder (data/openmoji.json, color/svg/); None: unused
     )
     raster_size: int = 48  # S: items are rendered to S×S RGBA
-    render_timeout_s: float = 2.0  # per SVG
+    render_timeout_s: float = 60.0  # per SVG: a guard, far above the slowest file (~15 s), so items never depend on load
     max_aspect: float = 4.0  # wider (or taller) drawings are skipped
     num_workers: int = 2  # processes rendering SVGs
 
@@ -69,21 +67,23 @@ class TaggedArtRelease:
     skipped: pd.DataFrame
     raster_size: int
 
-    def pixels(self, rows: Sequence[int]) -> np.ndarray:
-        """RGBA pixels ``[len(rows), S, S, 4]`` of items by position."""
-        s = self.raster_size
-        data = b"".join(self.items["pixels"].iloc[list(rows)].tolist())
-        return np.frombuffer(data, dtype=np.uint8).reshape(len(rows), s, s, 4)
+
+OPENMOJI_HOW = "the npm package openmoji (make dataset: scripts/ensure_tagged_art.sh unpacks it)"
 
 
 def require_package_path(path: str, package: str, what: str) -> Path:
-    """``path`` if it exists, else a ``FileNotFoundError`` saying which Debian package provides it."""
+    """``path`` if it exists, else a ``FileNotFoundError`` saying which package provides it.
+
+    ``package`` is a Debian package name, or a sentence saying how to install a non-Debian one.
+    """
     found = Path(path)
     if not found.exists():
-        raise FileNotFoundError(
-            f"{what} not found: {found}. Install the Debian package {package} "
-            f"(apt-get update && apt-get install {package}) or point the catalog's raw_source at it"
+        how = (
+            f"Install the Debian package {package} (apt-get update && apt-get install {package})"
+            if " " not in package
+            else f"Install {package}"
         )
+        raise FileNotFoundError(f"{what} not found: {found}. {how}, or point the catalog's raw_source at it")
     return found
 
 
@@ -150,8 +150,8 @@ def scan_openmoji(sources: TaggedArtSources) -> list[dict[str, object]]:
     """
     if not sources.openmoji_dir:
         return []
-    root = require_package_path(sources.openmoji_dir, "openmoji (npm)", "OpenMoji package folder")
-    index = require_package_path(str(root / "data" / "openmoji.json"), "openmoji (npm)", "OpenMoji index")
+    root = require_package_path(sources.openmoji_dir, OPENMOJI_HOW, "OpenMoji package folder")
+    index = require_package_path(str(root / "data" / "openmoji.json"), OPENMOJI_HOW, "OpenMoji index")
     try:
         entries = json.loads(index.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
