@@ -54,7 +54,7 @@ class TaggedArtSources:
         None  # npm openmoji: the package folder (data/openmoji.json, color/svg/); None: unused
     )
     raster_size: int = 48  # S: items are rendered to S×S RGBA
-    render_timeout_s: float = 60.0  # per SVG: a guard, far above the slowest file (~15 s), so items never depend on load
+    render_timeout_s: float = 60.0  # per SVG: a guard far above the slowest file (~15 s), not a filter
     max_aspect: float = 4.0  # wider (or taller) drawings are skipped
     num_workers: int = 2  # processes rendering SVGs
 
