@@ -82,7 +82,7 @@ TRAINING = {
     "registry": {"dataset": "toy"},
 }
 BACKBONE = {"embed_dim": D, "logit_scale": 10.0, "backbone_id": "toy"}
-RELATION = {"k": 2, "fallback": "similarity", "seed": 0}
+RELATION = {"source": "llm", "k": 2, "fallback": "similarity", "seed": 0}
 
 
 def test_deep_merge_and_variant_params_do_not_mutate():
