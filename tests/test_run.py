@@ -162,5 +162,9 @@ def test_the_fashion_mnist_environment_trains(tmp_path, monkeypatch):
     assert categories["name"].tolist()[:2] == ["t-shirt", "trouser"]
     split = pd.read_parquet(root / "data/03_primary/category_split.parquet")
     assert split.loc[split.role == "unseen", "name"].tolist() == ["sandal", "shirt", "bag"]
-    mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
-    assert MlflowClient().get_model_version_by_alias("ovmlr-c2srt", "champion")
+    # Look the model up in the store this session used: within one process kedro-mlflow keeps the tracking
+    # store of the first project it configured (each `kedro run` is its own process).
+    version = MlflowClient(tracking_uri=mlflow.get_tracking_uri()).get_model_version_by_alias(
+        "ovmlr-c2srt", "champion"
+    )
+    assert int(version.version) == 1
