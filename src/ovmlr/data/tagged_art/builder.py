@@ -89,23 +89,14 @@ def build_tagged_art_tables(release: TaggedArtRelease, config: TaggedArtConfig, 
     vocab_report += dropped
     pools = {name: rows[[bool(tags[i]) for i in rows]] for name, rows in pools.items()}
     extra = pretrain_extra(items, tags, pools, keep)
-    index = {name: c for c, name in enumerate(names)}
-    item_labels = np.zeros((len(items), len(names)), dtype=np.int8)
-    for row, row_tags in enumerate(tags):
-        item_labels[row, [index[t] for t in row_tags]] = 1
-    parts = []
-    for (split, count), rng in zip(
-        (("train", config.train_images), ("val", config.val_images), ("test", config.test_images)),
-        split_rngs,
-        strict=True,
-    ):
-        parts.append(draw_split(split, pools[split], count, config, rng))
-    pixels = functools.partial(
-        item_pixels,
-        np.frombuffer(b"".join(items["pixels"]), dtype=np.uint8).reshape(
-            len(items), release.raster_size, release.raster_size, 4
-        ),
-    )
+    item_labels = item_label_matrix(tags, names)
+    counts = {"train": config.train_images, "val": config.val_images, "test": config.test_images}
+    parts = [
+        draw_split(split, pools[split], count, config, rng)
+        for (split, count), rng in zip(counts.items(), split_rngs, strict=True)
+    ]
+    size = release.raster_size
+    pixels = np.frombuffer(b"".join(items["pixels"]), dtype=np.uint8).reshape(len(items), size, size, 4)
     return DatasetTables(
         image_manifest=make_manifest(
             [i for p in parts for i in p.image_ids],
@@ -121,23 +112,31 @@ def build_tagged_art_tables(release: TaggedArtRelease, config: TaggedArtConfig, 
         pretrain_pool=pretrain_table(items, pools["pretrain"], extra, tags, config, release.raster_size),
         data_report=pd.concat([release.skipped, make_report(report)], ignore_index=True),
         mosaic_layout=pd.concat([p.layout_frame(items) for p in parts], ignore_index=True)[LAYOUT_COLUMNS],
-        image_files={
-            image_id: functools.partial(
-                render_mosaic,
-                pixels,
-                p.layout[m],
-                p.scales[m],
-                p.offsets[m],
-                p.backgrounds[m],
-                config.tile_size,
-            )
-            for p in parts
-            for m, image_id in enumerate(p.image_ids)
-        },
+        image_files=mosaic_files(parts, pixels, config.tile_size),
         vocabulary_report=pd.DataFrame(vocab_report, columns=list(VOCABULARY_REPORT_SCHEMA))
         if vocab_report
         else empty_frame(VOCABULARY_REPORT_SCHEMA),
     )
+
+
+def item_label_matrix(tags: list[frozenset[str]], names: list[str]) -> np.ndarray:
+    """``[N, C]`` int8: 1 where an item carries a category of ``names``."""
+    index = {name: c for c, name in enumerate(names)}
+    labels = np.zeros((len(tags), len(names)), dtype=np.int8)
+    for row, row_tags in enumerate(tags):
+        labels[row, [index[t] for t in row_tags]] = 1
+    return labels
+
+
+def mosaic_files(parts: list[SplitDraw], pixels: np.ndarray, tile: int) -> dict[str, functools.partial]:
+    """``image_id`` -> a callable rendering that mosaic from the items' RGBA ``pixels`` ``[N, S, S, 4]``."""
+    return {
+        image_id: functools.partial(
+            render_mosaic, pixels.__getitem__, p.layout[m], p.scales[m], p.offsets[m], p.backgrounds[m], tile
+        )
+        for p in parts
+        for m, image_id in enumerate(p.image_ids)
+    }
 
 
 def check_config(config: TaggedArtConfig) -> None:
@@ -294,11 +293,6 @@ def draw_split(
             np.uint8
         ),
     )
-
-
-def item_pixels(pixels: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``pixels[rows]``: RGBA items ``[len(rows), S, S, 4]``."""
-    return pixels[rows]
 
 
 def render_mosaic(
