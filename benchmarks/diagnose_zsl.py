@@ -64,7 +64,7 @@ from ovmlr.models import (
     zero_shot_scores,
 )
 from ovmlr.pipelines.ablation.nodes import markdown_table
-from ovmlr.pipelines.relation_mining.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
+from ovmlr.relations.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
 from ovmlr.pipelines.relation_mining.nodes import select_neighbours
 from ovmlr.pipelines.training.nodes import assemble_eval_split, assemble_train_split, build_vocabulary
 from ovmlr.training.fit import best_epoch, fit, frozen_task

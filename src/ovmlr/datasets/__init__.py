@@ -33,3 +33,8 @@ from .embedding_cache import EmbeddingCacheDataset, EmbeddingChunk, EmbeddingSto
 from .torch_state_dict import TorchStateDictDataset  # noqa: E402
 
 __all__ += ["EmbeddingCacheDataset", "EmbeddingChunk", "EmbeddingStore", "TorchStateDictDataset"]
+
+# A trained model as one folder, and its MLflow registry entry (training, evaluation, predict stages).
+from .trained_model import TrainedModelDataset  # noqa: E402
+
+__all__ += ["TrainedModelDataset"]

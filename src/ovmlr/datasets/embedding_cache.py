@@ -230,12 +230,29 @@ class EmbeddingStore:
         return self._gather(keys, ["global"])["global"]
 
 
+class EmbeddingStores:
+    """The whole cache: one :class:`EmbeddingStore` per image encoder (what a spec-less dataset loads).
+
+    Args:
+        root: Root folder of the cache.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def store(self, encoder_id: str) -> EmbeddingStore:
+        """The embeddings of one encoder (``<root>/<encoder_id>``; empty when nothing is cached yet)."""
+        return EmbeddingStore(self.root / encoder_id, encoder_id)
+
+
 class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
     """Sharded parquet cache of image embeddings, one folder per backbone.
 
     ``save`` takes an :class:`EmbeddingChunk` and appends one shard to ``<path>/<chunk.backbone_id>/``
     (empty chunks write nothing). ``load`` returns the :class:`EmbeddingStore` of the backbone named by the
-    ``backbone_spec`` JSON file (read at load time, so a spec written earlier in the same run is used).
+    ``backbone_spec`` JSON file (read at load time, so a spec written earlier in the same run is used);
+    without a spec file it returns :class:`EmbeddingStores`, the cache of every encoder (``predict`` keys it
+    by the trained model's encoder).
 
     Example catalog entry::
 
@@ -256,7 +273,7 @@ class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
     def __init__(
         self,
         path: str,
-        backbone_spec_filepath: str,
+        backbone_spec_filepath: str | None = None,
         storage_dtype: str = "float32",
         compression: str = "none",
         metadata: dict[str, Any] | None = None,
@@ -264,7 +281,7 @@ class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
         if storage_dtype not in _DTYPES:
             raise DatasetError(f"storage_dtype must be one of {sorted(_DTYPES)}, got {storage_dtype!r}")
         self._root = Path(path)
-        self._spec_path = Path(backbone_spec_filepath)
+        self._spec_path = Path(backbone_spec_filepath) if backbone_spec_filepath else None
         self._storage_dtype = storage_dtype
         self._compression = compression
         self.metadata = metadata
@@ -283,7 +300,9 @@ class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
             raise DatasetError(f"Backbone spec '{self._spec_path}' has no backbone_id")
         return backbone_id
 
-    def _load(self) -> EmbeddingStore:
+    def _load(self) -> EmbeddingStore | EmbeddingStores:
+        if self._spec_path is None:
+            return EmbeddingStores(self._root)
         backbone_id = self.backbone_id()
         return EmbeddingStore(self._root / backbone_id, backbone_id)
 
@@ -298,12 +317,14 @@ class EmbeddingCacheDataset(AbstractDataset[EmbeddingChunk, EmbeddingStore]):
             shards.save(chunk_to_table(data, self._storage_dtype))
 
     def _exists(self) -> bool:
+        if self._spec_path is None:
+            return self._root.is_dir()
         return self._spec_path.is_file() and (self._root / self.backbone_id()).is_dir()
 
     def _describe(self) -> dict[str, Any]:
         return {
             "path": str(self._root),
-            "backbone_spec_filepath": str(self._spec_path),
+            "backbone_spec_filepath": str(self._spec_path) if self._spec_path else None,
             "storage_dtype": self._storage_dtype,
             "compression": self._compression,
         }

@@ -1,14 +1,22 @@
-"""Log a pyfunc model, register it in the MLflow model registry and move its aliases.
+"""Log a trained model as an MLflow model, register it and move its aliases.
 
-Every saved model version gets the alias ``candidate``. ``champion`` moves to it only when its validation
-metric beats the current champion's (higher is better), when there is no champion yet, or when the request
-says ``force_champion``. The decision and its reason are logged, set as tags on the version and on the run.
+The logged model is :class:`~ovmlr.trained.pyfunc.TrainedC2SRTPyfunc` as *models from code*, with the
+:class:`~ovmlr.trained.model.TrainedC2SRT` folder (safetensors, JSON, parquet) as its artifact and a
+model card (``MODEL_CARD.md``, also logged to the run as ``model_card.md``). ``load`` gives the
+:class:`TrainedC2SRT` of ``models:/<name>@<alias>``.
+
+Every saved version gets the alias ``candidate``. ``champion`` moves to it only when its validation metric
+beats the current champion's (higher is better), when there is no champion yet, or when the request says
+``force_champion``. Only like is compared with like: a champion trained on another dataset, or selected by
+another metric, is never compared (the new version is not promoted, and the reason says why). The decision
+and its reason are logged and set as tags on the version and on the run.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,10 +25,21 @@ from kedro.io import AbstractDataset, DatasetError
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from ovmlr.trained.artifact import save_trained
+from ovmlr.trained.model import TrainedC2SRT
+from ovmlr.trained.pyfunc import (
+    ARTIFACT_KEY,
+    entry_point,
+    model_code_paths,
+    model_requirements,
+    model_signature,
+)
+
 logger = logging.getLogger(__name__)
 
 VAL_METRIC_TAG = "ovmlr.selection_metric"
 VAL_VALUE_TAG = "ovmlr.selection_value"
+DATASET_TAG = "ovmlr.dataset"
 
 
 @dataclass(frozen=True)
@@ -28,39 +47,63 @@ class ModelRegistration:
     """What a node hands to :class:`MlflowRegisteredModelDataset` to save.
 
     Attributes:
-        python_model: An ``mlflow.pyfunc.PythonModel`` instance.
-        input_example: An example model input (MLflow infers the signature from it).
+        trained: The trained model.
+        dataset: The dataset it was trained on (champions are compared within one dataset only).
         selection_metric: Name of the validation metric that decides the champion.
         selection_value: Its value for this model (higher is better).
         description: Text of the model version (dataset, split, test metrics).
+        model_card: Markdown model card (dataset, backbone, vocabulary, metrics).
         force_champion: Make this version champion whatever the comparison says.
         tags: Extra model-version tags.
-        pip_requirements: The model's pinned requirements (``None``: MLflow infers them).
-        code_paths: Local code the model needs to load (copied into the logged model).
     """
 
-    python_model: Any
-    input_example: Any
+    trained: TrainedC2SRT
+    dataset: str
     selection_metric: str
     selection_value: float
     description: str = ""
+    model_card: str = ""
     force_champion: bool = False
     tags: dict[str, str] = field(default_factory=dict)
-    pip_requirements: list[str] | None = None
-    code_paths: list[str] | None = None
 
 
-def champion_decision(new_value: float, champion_value: float | None, force: bool) -> tuple[bool, str]:
-    """Whether a new version becomes champion, and why (higher metric is better)."""
+@dataclass(frozen=True)
+class ChampionFacts:
+    """What the current champion was selected by: dataset, metric and value (``None`` when untagged)."""
+
+    dataset: str | None
+    metric: str | None
+    value: float | None
+
+
+def champion_decision(  # noqa: PLR0911 - one return per documented case
+    new_value: float,
+    champion: ChampionFacts | None,
+    force: bool,
+    dataset: str | None = None,
+    metric: str | None = None,
+) -> tuple[bool, str]:
+    """Whether a new version becomes champion, and why (higher metric is better, like with like only)."""
     if force:
         return True, "forced by parameter"
-    if champion_value is None:
+    if champion is None or champion.value is None:
         return True, "no champion yet"
+    if dataset is not None and champion.dataset not in (None, dataset):
+        return False, (
+            f"not compared: the champion was trained on dataset {champion.dataset!r}, this model on "
+            f"{dataset!r} (use one registered model name per dataset, or force_champion)"
+        )
+    if metric is not None and champion.metric not in (None, metric):
+        return (
+            False,
+            f"not compared: the champion was selected by {champion.metric!r}, this model by {metric!r}",
+        )
     if math.isnan(new_value):
         return False, "new selection metric is NaN"
-    if new_value > champion_value:
-        return True, f"{new_value:.4f} > champion's {champion_value:.4f}"
-    return False, f"{new_value:.4f} <= champion's {champion_value:.4f}"
+    same = f" (val {metric}, dataset {dataset})" if metric and dataset else ""
+    if new_value > champion.value:
+        return True, f"{new_value:.4f} > champion's {champion.value:.4f}{same}"
+    return False, f"{new_value:.4f} <= champion's {champion.value:.4f}{same}"
 
 
 class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
@@ -78,6 +121,8 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         candidate_alias: Alias every new version receives.
         champion_alias: Alias of the best version so far.
         artifact_name: Name of the logged model inside the run.
+        model_uri: Load this model instead (``models:/<name>/<version>``, ``runs:/…``, a local folder);
+            ``None``: ``models:/<model_name>@<load_alias>``.
         metadata: Kedro-Viz and plugin metadata, ignored here.
     """
 
@@ -88,8 +133,11 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         candidate_alias: str = "candidate",
         champion_alias: str = "champion",
         artifact_name: str = "model",
+        model_uri: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
+        self._model_uri = model_uri
+        self._loaded: tuple[str, TrainedC2SRT] | None = None
         self._model_name = model_name
         self._load_alias = load_alias
         self._candidate_alias = candidate_alias
@@ -98,20 +146,35 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         self.metadata = metadata
         self.last_version: str | None = None
 
-    def _load(self) -> Any:
-        uri = f"models:/{self._model_name}@{self._load_alias}"
+    def _load(self) -> TrainedC2SRT:
+        uri = self._model_uri or f"models:/{self._model_name}@{self._load_alias}"
+        if self._loaded is not None and self._loaded[0] == uri:
+            return self._loaded[1]  # one model object per run: its backbone is loaded once
         try:
-            return mlflow.pyfunc.load_model(uri)
+            model = mlflow.pyfunc.load_model(uri)
         except MlflowException as exc:
             raise DatasetError(f"Cannot load '{uri}' from the MLflow registry: {exc}") from exc
+        trained = getattr(model.unwrap_python_model(), "trained", None)
+        if not isinstance(trained, TrainedC2SRT):
+            raise DatasetError(
+                f"'{uri}' is not an ovmlr trained model (logged before the TrainedC2SRT format?): "
+                "retrain with `kedro run --pipeline=train`"
+            )
+        trained.info["model_uri"] = uri
+        self._loaded = (uri, trained)
+        return trained
 
-    def _champion_value(self, client: MlflowClient) -> float | None:
+    def _champion(self, client: MlflowClient) -> ChampionFacts | None:
         try:
             version = client.get_model_version_by_alias(self._model_name, self._champion_alias)
         except MlflowException:
             return None
         value = version.tags.get(VAL_VALUE_TAG)
-        return float(value) if value is not None else None
+        return ChampionFacts(
+            version.tags.get(DATASET_TAG),
+            version.tags.get(VAL_METRIC_TAG),
+            float(value) if value is not None else None,
+        )
 
     def _save(self, data: ModelRegistration) -> None:
         started = mlflow.active_run() is None
@@ -123,25 +186,46 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
             if started:
                 mlflow.end_run()
 
+    def _log_model(self, data: ModelRegistration) -> Any:
+        with tempfile.TemporaryDirectory(prefix="ovmlr-model-") as tmp:
+            folder = save_trained(data.trained, f"{tmp}/{ARTIFACT_KEY}")
+            (folder / "MODEL_CARD.md").write_text(data.model_card, encoding="utf-8")
+            info = mlflow.pyfunc.log_model(
+                name=self._artifact_name,
+                python_model=entry_point(),
+                artifacts={ARTIFACT_KEY: str(folder)},
+                signature=model_signature(),
+                pip_requirements=model_requirements(),
+                code_paths=model_code_paths(),
+                registered_model_name=self._model_name,
+            )
+        if data.model_card:
+            mlflow.log_text(data.model_card, "model_card.md")
+        return info
+
     def _register(self, data: ModelRegistration) -> None:
         client = MlflowClient()
-        champion_value = self._champion_value(client)
-        info = mlflow.pyfunc.log_model(
-            name=self._artifact_name,
-            python_model=data.python_model,
-            input_example=data.input_example,
-            pip_requirements=data.pip_requirements,
-            code_paths=data.code_paths,
-            registered_model_name=self._model_name,
-        )
+        champion = self._champion(client)
+        info = self._log_model(data)
         version = str(info.registered_model_version)
         self.last_version = version
         client.update_model_version(self._model_name, version, description=data.description)
-        tags = {VAL_METRIC_TAG: data.selection_metric, VAL_VALUE_TAG: repr(float(data.selection_value))}
+        client.update_registered_model(
+            self._model_name,
+            description=f"ovmlr C²SRT models trained on dataset '{data.dataset}'. Input: images (base64 "
+            "'image' or 'path' column); params: labels (any names), top_k. See each version's MODEL_CARD.md.",
+        )
+        tags = {
+            VAL_METRIC_TAG: data.selection_metric,
+            VAL_VALUE_TAG: repr(float(data.selection_value)),
+            DATASET_TAG: data.dataset,
+        }
         for key, value in {**data.tags, **tags}.items():
             client.set_model_version_tag(self._model_name, version, key, str(value))
         client.set_registered_model_alias(self._model_name, self._candidate_alias, version)
-        promote, reason = champion_decision(data.selection_value, champion_value, data.force_champion)
+        promote, reason = champion_decision(
+            data.selection_value, champion, data.force_champion, data.dataset, data.selection_metric
+        )
         if promote:
             client.set_registered_model_alias(self._model_name, self._champion_alias, version)
         verdict = "promoted to" if promote else "not promoted to"
@@ -156,4 +240,5 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
             "load_alias": self._load_alias,
             "candidate_alias": self._candidate_alias,
             "champion_alias": self._champion_alias,
+            "model_uri": self._model_uri,
         }

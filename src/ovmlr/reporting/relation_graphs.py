@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ovmlr.pipelines.relation_mining.graph_plot import draw_relation_graph, relation_subgraph
+from ovmlr.relations.graph_plot import draw_relation_graph, relation_subgraph
 from ovmlr.reporting.style import new_figure
 
 EDGE_COLUMNS = ("source_id", "source_name", "target_id", "target_name", "score", "relation_types", "rank")

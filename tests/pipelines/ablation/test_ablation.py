@@ -16,7 +16,7 @@ from ovmlr.pipelines.ablation.nodes import (
     summarise_ablation,
     variant_training_params,
 )
-from ovmlr.pipelines.relation_mining.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
+from ovmlr.relations.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
 from ovmlr.training.loop import FeatureSplit
 from ovmlr.training.vocabulary import ENSEMBLE, build_vocabulary_from_tables
 

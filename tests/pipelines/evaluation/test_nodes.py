@@ -25,9 +25,9 @@ from ovmlr.pipelines.evaluation.nodes import (
     select_isr_patches,
     select_top_predictions,
 )
-from ovmlr.pipelines.evaluation.scoring import effective_mkt_k, predict_in_batches, unwrap_champion
-from ovmlr.pipelines.evaluation.selection import choose_relation_targets, top_k_entries
-from ovmlr.pipelines.evaluation.summary import method_metrics, split_ks
+from ovmlr.evaluation.scoring import effective_mkt_k, predict_in_batches, unwrap_champion
+from ovmlr.evaluation.selection import choose_relation_targets, top_k_entries
+from ovmlr.evaluation.summary import method_metrics, split_ks
 from ovmlr.pipelines.training.nodes import assemble_eval_split
 from ovmlr.training.finetune import split_images, student_features
 from ovmlr.training.loop import predict_scores

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ovmlr.pipelines.relation_mining.graph_plot import (
+from ovmlr.relations.graph_plot import (
     draw_relation_graph,
     pick_plot_target,
     relation_subgraph,

@@ -10,7 +10,7 @@ from kedro.io import DataCatalog
 
 from ovmlr.datasets import LLMBackendDataset, ShardedParquetDataset
 from ovmlr.llm.local_backend import SMOLLM2_FILE
-from ovmlr.pipelines.relation_mining.config import LLMQueryConfig
+from ovmlr.relations.config import LLMQueryConfig
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
 ENTRIES = [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ovmlr.pipelines.relation_mining.neighbours import FALLBACK_TYPE, check_k, neighbour_table, select_top_k
-from ovmlr.pipelines.relation_mining.report import relation_report
-from ovmlr.pipelines.relation_mining.sources import similarity_scores
+from ovmlr.relations.neighbours import FALLBACK_TYPE, check_k, neighbour_table, select_top_k
+from ovmlr.relations.report import relation_report
+from ovmlr.relations.sources import similarity_scores
 
 
 def scores(rows: list[tuple[int, int, float]]) -> pd.DataFrame:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ovmlr.pipelines.relation_mining.config import LLMQueryConfig
-from ovmlr.pipelines.relation_mining.requests import (
+from ovmlr.relations.config import LLMQueryConfig
+from ovmlr.relations.requests import (
     build_request_table,
     check_category_split,
     chunk_candidates,

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from ovmlr.pipelines.relation_mining.config import LLMQueryConfig
-from ovmlr.pipelines.relation_mining.llm_scores import association_scores, parse_answers, parse_statistics
-from ovmlr.pipelines.relation_mining.requests import build_request_table
+from ovmlr.relations.config import LLMQueryConfig
+from ovmlr.relations.llm_scores import association_scores, parse_answers, parse_statistics
+from ovmlr.relations.requests import build_request_table
 
 SANDAL = [
     "Related Category 1: sneaker\n- Association Strength: High\n- Type of Relationship: Synonymy/Similarity\n"

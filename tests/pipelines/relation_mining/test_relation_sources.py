@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ovmlr.pipelines.relation_mining.sources import (
+from ovmlr.relations.sources import (
     cooccurrence_scores,
     ensemble_text_features,
     random_scores,

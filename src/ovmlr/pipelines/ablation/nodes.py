@@ -16,15 +16,18 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.metrics import zsl_gzsl_metrics
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.models.config import deep_merge
-from ovmlr.pipelines.relation_mining.nodes import select_neighbours
-from ovmlr.pipelines.training.nodes import make_training_task
-from ovmlr.training.finetune import FinetuneConfig, encode_with_student
+from ovmlr.relations.select import relation_neighbours
+from ovmlr.reporting.tables import markdown_table
+from ovmlr.trained.model import TrainedC2SRT, prompt_templates, split_module_state
+from ovmlr.training.finetune import FinetuneConfig
 from ovmlr.training.fit import best_epoch, fit
-from ovmlr.training.loop import FeatureSplit, TrainingConfig, fingerprint, predict_scores, resolve_device
+from ovmlr.training.loop import FeatureSplit, TrainingConfig, fingerprint
 from ovmlr.training.model_factory import build_model, resolve_model_config
+from ovmlr.training.tasks import make_training_task
 from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables
 
 logger = logging.getLogger(__name__)
@@ -55,7 +58,7 @@ def _variant_vocabulary(
             "relation_mining.source=llm` first, or drop the variant"
         )
     else:
-        _, neighbours, _ = select_neighbours(
+        _, neighbours, _ = relation_neighbours(
             tables["category_split"],
             tables["text_features"],
             tables["train_labels"],
@@ -75,19 +78,21 @@ def train_and_test(
     splits: dict[str, FeatureSplit],
     context: dict[str, Any],
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Train one configuration (frozen or finetune), select its best validation epoch, return test metrics.
+    """Train one configuration (frozen or finetune) as training does, select its best validation epoch, and
+    test the resulting :class:`TrainedC2SRT` (the same object the training pipeline registers).
 
     Args:
         params: The variant's ``training`` parameters.
         vocabulary: The variant's vocabulary (prompt set and neighbours).
         splits: ``train``, ``val``, ``test`` feature splits.
-        context: ``backbone_info``, ``backbone_spec``, ``image_manifest``.
+        context: ``backbone_info``, ``backbone_spec``, ``image_manifest``, ``templates``.
     """
     cfg = TrainingConfig.from_params(params["loop"])
-    model = build_model(resolve_model_config(params["model"], context["backbone_info"]), seed=cfg.seed)
+    ft = FinetuneConfig.from_params(params.get("finetune"))
+    model_config = resolve_model_config(params["model"], context["backbone_info"])
     task = make_training_task(
         cfg,
-        model,
+        build_model(model_config, seed=cfg.seed),
         splits["train"],
         splits["val"],
         context["backbone_spec"],
@@ -96,35 +101,31 @@ def train_and_test(
     )
     trainable = any(p.requires_grad for p in task.module.parameters())
     facts: dict[str, Any] = {"trainable": trainable, "epoch": 0, "mode": cfg.mode}
+    state = {k: v.detach().cpu().clone() for k, v in task.module.state_dict().items()}
     if trainable and cfg.epochs > 0:
-        best_state, history = None, []
+        history = []
         for checkpoint in fit(
             task, splits["val"].labels, vocabulary.subset("seen"), vocabulary, cfg, "ablation"
         ):
             history = checkpoint["history"]
             if best_epoch(history, cfg.selection_metric)[0] == checkpoint["epoch"]:
-                best_state = checkpoint["model_state"]
-        task.module.load_state_dict(best_state)
+                state = checkpoint["model_state"]
         facts["epoch"], facts["val_selection"] = best_epoch(history, cfg.selection_metric)
     else:
         logger.info("no trainable parameter (or 0 epochs): evaluated as initialised")
-    device = resolve_device(cfg.device)
-    test, scorer = splits["test"], task.module
-    if cfg.mode == "finetune":  # the head scores the fine-tuned student's features
-        ft = FinetuneConfig.from_params(params.get("finetune"))
-        test = encode_with_student(
-            task.module.student.state_dict(),
-            test,
-            context["image_manifest"],
-            context["backbone_spec"],
-            ft,
-            cfg.eval_batch_size,
-            device,
-        )
-        scorer = task.module.head
-    scores = predict_scores(
-        scorer.to(device), test.global_feats, test.patch_feats, vocabulary, cfg.eval_batch_size, device
+    head_state, student_state = split_module_state(state, cfg.mode)
+    trained = TrainedC2SRT(
+        model_config=model_config,
+        head_state=head_state,
+        vocabulary=vocabulary,
+        backbone_spec=BackboneSpec.from_dict(context["backbone_spec"]),
+        templates=prompt_templates(params["prompt"], context["templates"]),
+        student_state=student_state,
+        trainable_blocks=ft.trainable_blocks if student_state is not None else 0,
+        device=cfg.device if cfg.device != "auto" else "cpu",
     )
+    test = trained.encode_split(splits["test"], context["image_manifest"], ft.image_root, cfg.eval_batch_size)
+    scores = trained.score(test.global_feats, test.patch_feats, batch_size=cfg.eval_batch_size)
     metrics = zsl_gzsl_metrics(scores, test.labels, vocabulary.unseen_mask, ks=cfg.ks)
     return {f"test/{k}": float(v) for k, v in metrics.items()}, facts
 
@@ -252,6 +253,7 @@ def run_ablation(
     backbone_spec: dict[str, Any],
     image_manifest: pd.DataFrame,
     relation_params: dict[str, Any],
+    templates: list[str],
 ) -> Iterator[pd.DataFrame]:
     """Train and test every planned configuration whose result is not stored yet.
 
@@ -281,6 +283,7 @@ def run_ablation(
         "backbone_info": backbone_info,
         "backbone_spec": backbone_spec,
         "image_manifest": image_manifest,
+        "templates": templates,
     }
     yielded = False
     for row in todo.itertuples(index=False):
@@ -343,14 +346,6 @@ def _flat_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured markdown table of a DataFrame (no index)."""
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    body = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
 
 
 def _cell(values: pd.Series) -> str:

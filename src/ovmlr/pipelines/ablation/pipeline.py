@@ -1,22 +1,16 @@
-"""The ``ablation`` pipeline: the training pipeline's inputs, then a resumable runner over parameter sets."""
+"""The ``ablation`` pipeline: a resumable runner over parameter sets.
+
+Its inputs (the vocabulary and the feature splits) are the training stage's first nodes; the pipeline
+registry puts them in front (``pipeline_registry.py``): pipelines never import each other.
+"""
 
 from kedro.pipeline import Node, Pipeline
 
-from ovmlr.pipelines.training import create_pipeline as create_training_pipeline
-
 from .nodes import collect_ablation, plan_ablation, run_ablation, summarise_ablation
-
-SHARED_TRAINING_NODES = (
-    "build_vocabulary_node",
-    "assemble_train_split_node",
-    "assemble_val_split_node",
-    "assemble_test_split_node",
-)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    inputs = create_training_pipeline().filter(node_names=list(SHARED_TRAINING_NODES))
-    runner = Pipeline(
+    return Pipeline(
         [
             Node(
                 plan_ablation,
@@ -54,6 +48,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "backbone_spec",
                     "image_manifest",
                     "params:relation_mining",
+                    "params:feature_extraction.templates",
                 ],
                 "ablation_rows",
                 name="run_ablation_node",
@@ -73,4 +68,3 @@ def create_pipeline(**kwargs) -> Pipeline:
         ],
         tags=["ablation"],
     )
-    return inputs + runner

@@ -10,6 +10,27 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ovmlr.evaluation.scoring import (
+    baseline_scores,
+    effective_mkt_k,
+    score_matrix,
+    scores_frame,
+)
+from ovmlr.evaluation.selection import (
+    choose_images,
+    choose_relation_targets,
+    isr_selection_table,
+    row_positions,
+    subsample_rows,
+    top_predictions_table,
+)
+from ovmlr.evaluation.summary import (
+    category_ap_table,
+    method_metrics,
+    metrics_markdown,
+    mlflow_metrics,
+    split_ks,
+)
 from ovmlr.reporting import (
     plot_category_ap,
     plot_isr_selection,
@@ -19,67 +40,53 @@ from ovmlr.reporting import (
 )
 from ovmlr.reporting.images import read_manifest_images
 from ovmlr.reporting.style import message_figure
-from ovmlr.training.finetune import FinetuneConfig, encode_with_student
+from ovmlr.trained.model import TrainedC2SRT
 from ovmlr.training.loop import FeatureSplit, resolve_device
+from ovmlr.training.splits import assemble_split
 from ovmlr.training.vocabulary import Vocabulary, text_feature_matrix
-
-from .scoring import (
-    baseline_scores,
-    effective_mkt_k,
-    predict_in_batches,
-    score_matrix,
-    scores_frame,
-    unwrap_champion,
-)
-from .selection import (
-    choose_images,
-    choose_relation_targets,
-    isr_selection_table,
-    row_positions,
-    subsample_rows,
-    top_predictions_table,
-)
-from .summary import category_ap_table, method_metrics, metrics_markdown, mlflow_metrics, split_ks
 
 logger = logging.getLogger(__name__)
 
 METHOD_LABELS = {"c2srt": "C²SRT", "zero_shot": "backbone zero-shot", "mkt": "MKT-style"}
 
 
+def assemble_evaluation_split(
+    image_embeddings: Any, image_keys: pd.DataFrame, test_labels: pd.DataFrame, vocabulary: Vocabulary
+) -> FeatureSplit:
+    """The test split's cached features and labels over the model's whole vocabulary."""
+    return assemble_split(image_embeddings, image_keys, test_labels, vocabulary, role="all")
+
+
 def extract_champion(
-    c2srt_champion: Any, model_name: str, model_alias: str
+    c2srt_champion: TrainedC2SRT, model_name: str, model_alias: str
 ) -> tuple[Vocabulary, dict[str, Any]]:
     """The registered model's vocabulary, and what identifies the model in the reports.
 
     Args:
-        c2srt_champion: The loaded MLflow pyfunc model (``models:/<model_name>@<model_alias>``).
+        c2srt_champion: The registered model (``models:/<model_name>@<model_alias>``).
         model_name: Registered model name (for the report only).
         model_alias: Alias the catalog loaded (for the report only).
     """
-    python_model = unwrap_champion(c2srt_champion)
-    metadata = getattr(c2srt_champion, "metadata", None)
     info = {
         "name": model_name,
         "alias": model_alias,
-        "run_id": getattr(metadata, "run_id", None),
-        "model_uuid": getattr(metadata, "model_uuid", None),
-        "num_patches": int(python_model.num_patches),
+        "mode": c2srt_champion.mode,
+        "dataset": c2srt_champion.info.get("dataset"),
+        "epoch": c2srt_champion.info.get("epoch"),
+        "fingerprint": c2srt_champion.info.get("fingerprint"),
+        "backbone_id": c2srt_champion.backbone_spec.backbone_id,
     }
-    vocabulary = python_model.vocabulary
-    logger.info(
-        "Evaluating %s@%s (run %s): %d categories", model_name, model_alias, info["run_id"], len(vocabulary)
-    )
+    vocabulary = c2srt_champion.vocabulary
+    logger.info("Evaluating %s@%s: %r", model_name, model_alias, c2srt_champion)
     return vocabulary, info
 
 
 def encode_for_champion(
-    c2srt_champion: Any,
+    c2srt_champion: TrainedC2SRT,
     evaluation_test_split: FeatureSplit,
     image_manifest: pd.DataFrame,
-    backbone_spec: dict[str, Any],
-    finetune_params: dict[str, Any],
+    image_root: str,
     batch_size: int,
-    device: str,
 ) -> FeatureSplit:
     """The test split's features as the registered model expects them.
 
@@ -87,36 +94,16 @@ def encode_for_champion(
     model carries its student image encoder, so the test images are re-encoded through it (the baselines
     keep the frozen backbone's features).
     """
-    python_model = unwrap_champion(c2srt_champion)
-    if python_model.student_state is None:
-        return evaluation_test_split
-    logger.info(
-        "The model was fine-tuned: encoding %d test images through its student image encoder",
-        len(evaluation_test_split),
-    )
-    ft = FinetuneConfig.from_params(finetune_params)
-    return encode_with_student(
-        python_model.student_state,
-        evaluation_test_split,
-        image_manifest,
-        backbone_spec,
-        ft,
-        batch_size,
-        device,
-    )
+    return c2srt_champion.encode_split(evaluation_test_split, image_manifest, image_root, batch_size)
 
 
 def score_champion(
-    c2srt_champion: Any,
-    evaluation_test_split: FeatureSplit,
-    evaluation_vocabulary: Vocabulary,
-    batch_size: int,
+    c2srt_champion: TrainedC2SRT, evaluation_model_split: FeatureSplit, batch_size: int
 ) -> pd.DataFrame:
-    """Test scores of the registered model through its pyfunc ``predict`` (``image_id`` + categories)."""
-    scores = predict_in_batches(
-        c2srt_champion, evaluation_test_split, evaluation_vocabulary.names, batch_size
-    )
-    return scores_frame(evaluation_test_split.image_ids, scores, evaluation_vocabulary)
+    """Test scores of the registered model (``image_id`` + one column per category)."""
+    if batch_size < 1:
+        raise ValueError(f"evaluation.batch_size must be >= 1, got {batch_size}")
+    return c2srt_champion.score_split(evaluation_model_split, batch_size)
 
 
 def score_baselines(
@@ -230,16 +217,19 @@ def select_top_predictions(
 
 
 def select_isr_patches(
-    c2srt_champion: Any,
+    c2srt_champion: TrainedC2SRT,
     evaluation_test_split: FeatureSplit,
     evaluation_report_images: list[str],
     top_categories: int,
     device: str,
 ) -> pd.DataFrame:
     """The patches ISR selects for each report image's best categories (empty when ISR is off)."""
-    python_model = unwrap_champion(c2srt_champion)
     return isr_selection_table(
-        python_model, evaluation_test_split, evaluation_report_images, top_categories, resolve_device(device)
+        c2srt_champion,
+        evaluation_test_split,
+        evaluation_report_images,
+        top_categories,
+        resolve_device(device),
     )
 
 
@@ -276,7 +266,7 @@ def plot_category_ap_bars(evaluation_category_ap: pd.DataFrame, ap_params: dict[
 def plot_isr_patches(
     evaluation_isr_selection: pd.DataFrame,
     image_manifest: pd.DataFrame,
-    evaluation_model_info: dict[str, Any],
+    evaluation_model_split: FeatureSplit,
     crop: str,
 ) -> Figure:
     """The report images with ISR's selected patches per top category (a notice if the model has no ISR)."""
@@ -285,7 +275,9 @@ def plot_isr_patches(
         return message_figure(title, "The evaluated model has ISR off (use_isr=false): no patch selection.")
     image_ids = list(dict.fromkeys(evaluation_isr_selection["image_id"]))
     images = read_manifest_images(image_manifest, image_ids)
-    return plot_isr_selection(images, evaluation_isr_selection, evaluation_model_info["num_patches"], crop)
+    return plot_isr_selection(
+        images, evaluation_isr_selection, evaluation_model_split.patch_feats.shape[1], crop
+    )
 
 
 def plot_relation_neighbourhoods(

@@ -3,9 +3,8 @@ metrics, per-category AP) and the visual reports (Figs. 2/6, 6b, 8/11, 10)."""
 
 from kedro.pipeline import Node, Pipeline
 
-from ovmlr.pipelines.training.nodes import assemble_eval_split
-
 from .nodes import (
+    assemble_evaluation_split,
     choose_report_images,
     collect_scores,
     compute_category_ap,
@@ -36,7 +35,7 @@ def _scoring_nodes() -> list[Node]:
             name="extract_champion_node",
         ),
         Node(
-            assemble_eval_split,
+            assemble_evaluation_split,
             ["image_embeddings", "image_keys", "test_labels", "evaluation_vocabulary"],
             "evaluation_test_split",
             name="assemble_evaluation_split_node",
@@ -47,17 +46,15 @@ def _scoring_nodes() -> list[Node]:
                 "c2srt_champion",
                 "evaluation_test_split",
                 "image_manifest",
-                "backbone_spec",
-                "params:training.finetune",
+                P + "image_root",
                 P + "batch_size",
-                P + "device",
             ],
             "evaluation_model_split",
             name="encode_for_champion_node",
         ),
         Node(
             score_champion,
-            ["c2srt_champion", "evaluation_model_split", "evaluation_vocabulary", P + "batch_size"],
+            ["c2srt_champion", "evaluation_model_split", P + "batch_size"],
             "evaluation_champion_scores",
             name="score_champion_node",
         ),
@@ -152,7 +149,7 @@ def _report_nodes() -> list[Node]:
             [
                 "evaluation_isr_selection",
                 "image_manifest",
-                "evaluation_model_info",
+                "evaluation_model_split",
                 reports + "isr_selection.crop",
             ],
             "evaluation_isr_selection_plot",

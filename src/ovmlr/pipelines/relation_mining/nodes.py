@@ -17,14 +17,22 @@ from matplotlib.figure import Figure
 from ovmlr.llm.backend import ChatBackend, LLMBackendError
 from ovmlr.llm.cache import cache_rows, cached_responses, empty_cache_frame
 from ovmlr.llm.dispatch import complete_all
-
-from .config import FALLBACKS, SOURCES, LLMQueryConfig, check_choice
-from .graph_plot import draw_relation_graph, pick_plot_target, relation_subgraph
-from .llm_scores import SCORE_COLUMNS, STATS_COLUMNS, association_scores, parse_answers, parse_statistics
-from .neighbours import check_k, log_fallbacks, neighbour_table, select_top_k
-from .report import relation_report
-from .requests import REQUEST_COLUMNS, build_request_table, check_category_split, to_chat_request
-from .sources import cooccurrence_scores, random_scores, similarity_scores
+from ovmlr.relations.config import SOURCES, LLMQueryConfig, check_choice
+from ovmlr.relations.graph_plot import draw_relation_graph, pick_plot_target, relation_subgraph
+from ovmlr.relations.llm_scores import (
+    SCORE_COLUMNS,
+    STATS_COLUMNS,
+    association_scores,
+    parse_answers,
+    parse_statistics,
+)
+from ovmlr.relations.requests import (
+    REQUEST_COLUMNS,
+    build_request_table,
+    check_category_split,
+    to_chat_request,
+)
+from ovmlr.relations.select import relation_neighbours
 
 logger = logging.getLogger(__name__)
 
@@ -148,23 +156,6 @@ def score_llm_relations(
     return association_scores(llm_requests, parses), parse_statistics(llm_requests, parses)
 
 
-def _source_scores(
-    source: str,
-    category_split: pd.DataFrame,
-    text_features: pd.DataFrame,
-    train_labels: pd.DataFrame,
-    llm_relation_scores: pd.DataFrame,
-    seed: int,
-) -> pd.DataFrame:
-    if source == "llm":
-        return llm_relation_scores
-    if source == "similarity":
-        return similarity_scores(category_split, text_features)
-    if source == "cooccurrence":
-        return cooccurrence_scores(category_split, train_labels)
-    return random_scores(category_split, seed)
-
-
 def select_neighbours(
     category_split: pd.DataFrame,
     text_features: pd.DataFrame,
@@ -176,32 +167,22 @@ def select_neighbours(
     fallback: str,
     seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The K related seen categories of every category from the chosen source, with the explicit fallback.
-
-    Args:
-        category_split: ``category_id``, ``name``, ``role`` per category.
-        text_features: Long text-feature table (``__ensemble__`` rows: similarity source and fallback).
-        train_labels: Training labels over seen categories (``cooccurrence`` source).
-        llm_relation_scores: Mean strength metrics (``llm`` source).
-        llm_parse_stats: Per-category parse statistics (``llm`` source).
-        source: ``llm``, ``similarity``, ``cooccurrence`` or ``random``.
-        k: Neighbours per category.
-        fallback: ``similarity`` (top up from text similarity, recorded) or ``fail``.
-        seed: Seed of the ``random`` source.
+    """The K related seen categories of every category (:func:`ovmlr.relations.select.relation_neighbours`).
 
     Returns:
         ``relation_edges``, ``category_neighbours`` and ``relation_parse_report``.
     """
-    check_category_split(category_split)
-    check_choice("source", source, SOURCES)
-    check_k(category_split, k)
-    scores = _source_scores(source, category_split, text_features, train_labels, llm_relation_scores, seed)
-    use_similarity = check_choice("fallback", fallback, FALLBACKS) == "similarity"
-    fallback_scores = similarity_scores(category_split, text_features) if use_similarity else None
-    edges = select_top_k(scores, fallback_scores, category_split, k)
-    log_fallbacks(edges, source)
-    report = relation_report(category_split, edges, llm_parse_stats, source)
-    return edges, neighbour_table(edges, category_split), report
+    return relation_neighbours(
+        category_split,
+        text_features,
+        train_labels,
+        llm_relation_scores,
+        llm_parse_stats,
+        source,
+        k,
+        fallback,
+        seed,
+    )
 
 
 def plot_relation_graph(

@@ -8,31 +8,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.datasets.checkpoints import CheckpointStore
 from ovmlr.datasets.mlflow_registry import ModelRegistration
 from ovmlr.metrics import zsl_gzsl_metrics
-from ovmlr.training.finetune import FinetuneConfig, encode_with_student, finetune_task
-from ovmlr.training.fit import TrainingTask, best_epoch, fit, frozen_task
-from ovmlr.training.loop import (
-    FeatureSplit,
-    TrainingConfig,
-    config_dict,
-    fingerprint,
-    predict_scores,
-    resolve_device,
-)
+from ovmlr.trained.card import model_card
+from ovmlr.trained.model import TrainedC2SRT, prompt_templates, split_module_state
+from ovmlr.training.finetune import FinetuneConfig
+from ovmlr.training.fit import best_epoch, fit
+from ovmlr.training.loop import FeatureSplit, TrainingConfig, config_dict, fingerprint
 from ovmlr.training.model_factory import build_model, resolve_model_config
-from ovmlr.training.pyfunc import (
-    C2SRTPyfuncModel,
-    features_to_frame,
-    model_code_paths,
-    model_requirements,
-)
-from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables, label_matrix
+from ovmlr.training.splits import assemble_split
+from ovmlr.training.tasks import make_training_task
+from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables
 
 logger = logging.getLogger(__name__)
 
@@ -62,26 +51,6 @@ def build_vocabulary(
     return vocabulary
 
 
-def assemble_split(
-    image_embeddings: Any, image_keys: pd.DataFrame, labels: pd.DataFrame, vocabulary: Vocabulary, role: str
-) -> FeatureSplit:
-    """Cached features and labels of one split over the seen (``role='seen'``) or all categories.
-
-    Images without cached features (listed in the feature report as unreadable) are left out and counted.
-    """
-    names = vocabulary.subset("seen").names if role == "seen" else vocabulary.names
-    image_ids, y = label_matrix(labels, names)
-    key_of = image_keys.drop_duplicates("image_id").set_index("image_id")["image_key"]
-    present = np.isin(image_ids, key_of.index.to_numpy())
-    if not present.all():
-        logger.warning(
-            "%d of %d images have no cached features; left out", int((~present).sum()), len(present)
-        )
-    image_ids, y = image_ids[present], y[present]
-    global_feats, patch_feats = image_embeddings.load(key_of.loc[image_ids].tolist())
-    return FeatureSplit(image_ids=image_ids, global_feats=global_feats, patch_feats=patch_feats, labels=y)
-
-
 def assemble_train_split(
     image_embeddings: Any, image_keys: pd.DataFrame, train_labels: pd.DataFrame, vocabulary: Vocabulary
 ) -> FeatureSplit:
@@ -94,30 +63,6 @@ def assemble_eval_split(
 ) -> FeatureSplit:
     """A validation or test split over all categories."""
     return assemble_split(image_embeddings, image_keys, labels, vocabulary, role="all")
-
-
-def make_training_task(
-    cfg: TrainingConfig,
-    head: torch.nn.Module,
-    train_split: FeatureSplit,
-    val_split: FeatureSplit,
-    backbone_spec: dict[str, Any],
-    image_manifest: pd.DataFrame,
-    finetune_params: dict[str, Any] | None,
-) -> TrainingTask:
-    if cfg.mode == "frozen":
-        logger.info(
-            "mode frozen: cached backbone features; the distillation loss is a no-op (encoder frozen)"
-        )
-        return frozen_task(head, train_split, val_split, cfg)
-    backbone = load_backbone(BackboneSpec.from_dict(backbone_spec), resolve_device(cfg.device))
-    ft = FinetuneConfig.from_params(finetune_params)
-    logger.info(
-        "mode finetune: student encoder (top %d blocks trained), λ_dist=%g",
-        ft.trainable_blocks,
-        cfg.lambda_dist,
-    )
-    return finetune_task(head, backbone, image_manifest, train_split, val_split, cfg, ft)
 
 
 def train_c2srt(
@@ -169,72 +114,73 @@ def train_c2srt(
         yield checkpoint, metrics, summary | {"epochs_done": epoch}
 
 
-def _split_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-
-
 def select_best_checkpoint(
-    training_checkpoints: CheckpointStore, training_run: dict[str, Any], loop_params: dict[str, Any]
-) -> dict[str, Any]:
-    """The checkpoint of the epoch with the best validation metric (never the test split).
-
-    In finetune mode the checkpoint holds the student encoder too (``student_state``).
-    """
-    cfg = TrainingConfig.from_params(loop_params)
-    last = training_checkpoints.latest(training_run["fingerprint"])
-    if last is None:
-        raise ValueError(f"No checkpoint for training run {training_run['fingerprint']}")
-    epoch, value = best_epoch(last["history"], cfg.selection_metric)
-    state = training_checkpoints.load(training_run["fingerprint"], epoch)["model_state"]
-    logger.info("Selected epoch %d of %d: val %s = %.4f", epoch, last["epoch"], cfg.selection_metric, value)
-    finetuned = training_run["mode"] == "finetune"
-    return {
-        "mode": training_run["mode"],
-        "model_config": training_run["model_config"],
-        "model_state": _split_state(state, "head.") if finetuned else state,
-        "student_state": _split_state(state, "student.") if finetuned else None,
-        "epoch": epoch,
-        "selection_metric": cfg.selection_metric,
-        "selection_value": value,
-        "fingerprint": training_run["fingerprint"],
-        "history": last["history"],
-    }
-
-
-def encode_split(
-    c2srt_trained: dict[str, Any],
-    split: FeatureSplit,
-    image_manifest: pd.DataFrame,
+    training_checkpoints: CheckpointStore,
+    training_run: dict[str, Any],
+    vocabulary: Vocabulary,
     backbone_spec: dict[str, Any],
     loop_params: dict[str, Any],
     finetune_params: dict[str, Any],
+    prompt: str,
+    templates: list[str],
+    registry_params: dict[str, Any],
+) -> TrainedC2SRT:
+    """The trained model of the epoch with the best validation metric (never the test split).
+
+    Args:
+        training_checkpoints: Per-epoch checkpoints of the run.
+        training_run: The run's fingerprint, mode and model config.
+        vocabulary: The training vocabulary (seen + unseen).
+        backbone_spec: The frozen backbone.
+        loop_params: ``training.loop`` (the selection metric).
+        finetune_params: ``training.finetune`` (the student's trainable blocks, finetune mode).
+        prompt: ``training.prompt`` (ensemble or one template).
+        templates: The prompt templates of the text features (``feature_extraction.templates``).
+        registry_params: ``training.registry`` (the dataset name, kept in the model's info).
+    """
+    loop, ft = TrainingConfig.from_params(loop_params), FinetuneConfig.from_params(finetune_params)
+    last = training_checkpoints.latest(training_run["fingerprint"])
+    if last is None:
+        raise ValueError(f"No checkpoint for training run {training_run['fingerprint']}")
+    epoch, value = best_epoch(last["history"], loop.selection_metric)
+    state = training_checkpoints.load(training_run["fingerprint"], epoch)["model_state"]
+    logger.info("Selected epoch %d of %d: val %s = %.4f", epoch, last["epoch"], loop.selection_metric, value)
+    head_state, student_state = split_module_state(state, training_run["mode"])
+    return TrainedC2SRT(
+        model_config=training_run["model_config"],
+        head_state=head_state,
+        vocabulary=vocabulary,
+        backbone_spec=BackboneSpec.from_dict(backbone_spec),
+        templates=prompt_templates(prompt, templates),
+        student_state=student_state,
+        trainable_blocks=ft.trainable_blocks if student_state is not None else 0,
+        info={
+            "dataset": registry_params.get("dataset", "?"),
+            "epoch": epoch,
+            "selection_metric": loop.selection_metric,
+            "selection_value": value,
+            "fingerprint": training_run["fingerprint"],
+            "history": last["history"],
+        },
+        device="cpu",
+    )
+
+
+def encode_split(
+    trained_model: TrainedC2SRT,
+    split: FeatureSplit,
+    image_manifest: pd.DataFrame,
+    loop_params: dict[str, Any],
+    finetune_params: dict[str, Any],
 ) -> FeatureSplit:
-    """The split's features as the trained model sees them: cached (frozen) or through the student."""
-    if c2srt_trained["mode"] == "frozen":
-        return split
-    cfg = TrainingConfig.from_params(loop_params)
-    ft = FinetuneConfig.from_params(finetune_params)
-    return encode_with_student(
-        c2srt_trained["student_state"],
-        split,
-        image_manifest,
-        backbone_spec,
-        ft,
-        cfg.eval_batch_size,
-        cfg.device,
-    )
+    """The split's features as the trained model sees them: cached (frozen) or through its student."""
+    loop, ft = TrainingConfig.from_params(loop_params), FinetuneConfig.from_params(finetune_params)
+    return trained_model.encode_split(split, image_manifest, ft.image_root, loop.eval_batch_size)
 
 
-def score_split(trained_model: dict[str, Any], split: FeatureSplit, vocabulary: Vocabulary) -> pd.DataFrame:
-    """Scores of every image of a split over the full vocabulary: ``image_id`` + one column per category."""
-    model = build_model(trained_model["model_config"])
-    model.load_state_dict(trained_model["model_state"])
-    scores = predict_scores(
-        model, split.global_feats, split.patch_feats, vocabulary, 256, torch.device("cpu")
-    )
-    frame = pd.DataFrame(scores, columns=list(vocabulary.names))
-    frame.insert(0, "image_id", split.image_ids)
-    return frame
+def score_split(trained_model: TrainedC2SRT, split: FeatureSplit) -> pd.DataFrame:
+    """Scores of a split over the model's vocabulary: ``image_id`` + one column per category."""
+    return trained_model.score_split(split)
 
 
 def compute_metrics(
@@ -261,38 +207,27 @@ def compute_test_metrics(
 
 
 def package_model(
-    trained_model: dict[str, Any],
-    vocabulary: Vocabulary,
-    val_split: FeatureSplit,
+    trained_model: TrainedC2SRT,
     test_metrics: dict[str, float],
     registry_params: dict[str, Any],
 ) -> ModelRegistration:
-    """The pyfunc model with an input example, a description and the champion policy."""
-    python_model = C2SRTPyfuncModel(
-        trained_model["model_config"],
-        trained_model["model_state"],
-        vocabulary,
-        num_patches=val_split.patch_feats.shape[1],
-        mode=trained_model["mode"],
-        student_state=trained_model["student_state"],
-    )
-    example = features_to_frame(val_split.global_feats[:2], val_split.patch_feats[:2], dtype=np.float64)
+    """The trained model with its description, model card and champion policy, for the registry."""
+    info = trained_model.info
     shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(test_metrics.items()) if "mAP" in k or "F1" in k)
-    n_unseen = int(vocabulary.unseen_mask.sum())
+    n_unseen = int(trained_model.vocabulary.unseen_mask.sum())
+    dataset = str(registry_params.get("dataset", "?"))
     description = (
-        f"C²SRT on dataset '{registry_params.get('dataset', '?')}', "
-        f"{len(vocabulary) - n_unseen} seen / {n_unseen} unseen categories; "
-        f"selected epoch {trained_model['epoch']} by val {trained_model['selection_metric']}="
-        f"{trained_model['selection_value']:.4f}. Test: {shown}"
+        f"C²SRT on dataset '{dataset}', {len(trained_model.vocabulary) - n_unseen} seen / {n_unseen} unseen "
+        f"categories; selected epoch {info['epoch']} by val {info['selection_metric']}="
+        f"{info['selection_value']:.4f}. Test: {shown}"
     )
     return ModelRegistration(
-        python_model=python_model,
-        input_example=example,
-        selection_metric=trained_model["selection_metric"],
-        selection_value=trained_model["selection_value"],
+        trained=trained_model,
+        dataset=dataset,
+        selection_metric=info["selection_metric"],
+        selection_value=info["selection_value"],
         description=description,
+        model_card=model_card(trained_model, test_metrics, dataset),
         force_champion=bool(registry_params.get("force_champion", False)),
-        tags={"ovmlr.fingerprint": trained_model["fingerprint"], "ovmlr.epoch": str(trained_model["epoch"])},
-        pip_requirements=model_requirements(),
-        code_paths=model_code_paths(),
+        tags={"ovmlr.fingerprint": info["fingerprint"], "ovmlr.epoch": str(info["epoch"])},
     )

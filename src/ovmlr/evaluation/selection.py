@@ -3,6 +3,7 @@ which categories' relation graphs."""
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,8 +12,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ovmlr.trained.model import TrainedC2SRT
 from ovmlr.training.loop import FeatureSplit
-from ovmlr.training.model_factory import build_model
 from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -104,14 +105,13 @@ def top_predictions_table(
 
 
 @torch.inference_mode()
+@torch.inference_mode()
 def isr_forward(
-    python_model: Any, split: FeatureSplit, rows: np.ndarray, device: torch.device
+    trained: TrainedC2SRT, split: FeatureSplit, rows: np.ndarray, device: torch.device
 ) -> dict[str, np.ndarray]:
-    """Logits [n, C] and, with ISR on, the selection mask [n, C, P] of the champion for split ``rows``."""
-    vocabulary: Vocabulary = python_model.vocabulary
-    model = build_model(python_model.model_config)
-    model.load_state_dict(python_model.model_state)
-    model = model.to(device).eval()
+    """Logits [n, C] and, with ISR on, the selection mask [n, C, P] of the model for split ``rows``."""
+    vocabulary: Vocabulary = trained.vocabulary
+    model = copy.deepcopy(trained.head()).to(device).eval()
     out = model(
         torch.from_numpy(split.global_feats[rows]).to(device),
         torch.from_numpy(split.patch_feats[rows]).to(device),
@@ -125,7 +125,7 @@ def isr_forward(
 
 
 def isr_selection_table(
-    python_model: Any, split: FeatureSplit, image_ids: Sequence[str], top: int, device: torch.device
+    trained: TrainedC2SRT, split: FeatureSplit, image_ids: Sequence[str], top: int, device: torch.device
 ) -> pd.DataFrame:
     """ISR's selected patches for each chosen image's ``top`` best categories.
 
@@ -133,12 +133,12 @@ def isr_selection_table(
     indices, row-major over the patch grid). Empty (with these columns) when the model has ISR off.
     """
     rows = row_positions(split, image_ids)
-    out = isr_forward(python_model, split, rows, device)
+    out = isr_forward(trained, split, rows, device)
     columns = ["image_id", "rank", "category_id", "name", "role", "score", "label", "patches"]
     if "isr_mask" not in out:
         logger.warning("The evaluated model has ISR off (use_isr=false): no patch selection to show")
         return pd.DataFrame(columns=columns)
-    vocabulary = python_model.vocabulary
+    vocabulary = trained.vocabulary
     records = []
     for n, (image_id, row) in enumerate(zip(image_ids, rows, strict=True)):
         for column, entry in top_k_entries(out["logits"][n], split.labels[row], vocabulary, top):

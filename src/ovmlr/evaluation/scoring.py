@@ -7,7 +7,6 @@ order of the evaluated FeatureSplit (the ``test_scores`` layout of the training 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,55 +14,11 @@ import torch
 
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.training.loop import FeatureSplit
-from ovmlr.training.pyfunc import features_to_frame
 from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 
-CHAMPION_ATTRIBUTES = ("vocabulary", "model_config", "model_state", "num_patches", "student_state")
 
-
-def unwrap_champion(model: Any) -> Any:
-    """The ``C2SRTPyfuncModel`` inside a loaded MLflow pyfunc model.
-
-    Raises:
-        TypeError: If ``model`` is not a loaded pyfunc model, or wraps something else than a C²SRT model.
-    """
-    if not hasattr(model, "unwrap_python_model"):
-        raise TypeError(
-            f"expected a loaded MLflow pyfunc model (mlflow.pyfunc.load_model), got {type(model)}"
-        )
-    python_model = model.unwrap_python_model()
-    missing = [a for a in CHAMPION_ATTRIBUTES if not hasattr(python_model, a)]
-    if missing:
-        raise TypeError(f"the registered model wraps {type(python_model).__name__}, which lacks {missing}")
-    return python_model
-
-
-def predict_in_batches(
-    model: Any, split: FeatureSplit, names: tuple[str, ...], batch_size: int
-) -> np.ndarray:
-    """Scores [N, C] from ``model.predict`` on ``features_to_frame`` batches of the split.
-
-    Raises:
-        ValueError: If ``batch_size`` < 1 or the model's output columns are not ``names``, in order.
-    """
-    if batch_size < 1:
-        raise ValueError(f"evaluation.batch_size must be >= 1, got {batch_size}")
-    out = []
-    for start in range(0, len(split), batch_size):
-        batch = slice(start, start + batch_size)
-        scores = model.predict(features_to_frame(split.global_feats[batch], split.patch_feats[batch]))
-        if list(scores.columns) != list(names):
-            raise ValueError(
-                f"the model scores categories {list(scores.columns)[:10]}..., expected its vocabulary "
-                f"{list(names)[:10]}... in order"
-            )
-        out.append(scores.to_numpy(dtype=np.float32))
-    return np.concatenate(out) if out else np.zeros((0, len(names)), dtype=np.float32)
-
-
-@torch.inference_mode()
 def baseline_scores(
     split: FeatureSplit, text: np.ndarray, mkt_k: int, batch_size: int, device: torch.device
 ) -> dict[str, np.ndarray]:

@@ -1,0 +1,187 @@
+"""Nodes of the ``predict`` pipeline: a trained model tags a folder of images with any label names.
+
+Thin adapters over :class:`~ovmlr.trained.model.TrainedC2SRT`: image files are found and hashed, the images
+not in the prediction embedding cache (keyed by the model's image encoder and the file content) are encoded
+shard by shard, then every image is scored over the requested labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ovmlr.backbones.images import hash_files
+from ovmlr.datasets.embedding_cache import EmbeddingChunk, EmbeddingStores
+from ovmlr.reporting.contact_sheet import plot_contact_sheet
+from ovmlr.trained.images import UserImageDataset, find_images, open_image
+from ovmlr.trained.labels import LabelSet
+from ovmlr.trained.llm_policy import LLMNeighbourSource
+from ovmlr.trained.model import TrainedC2SRT
+from ovmlr.trained.pyfunc import prediction_frame
+
+logger = logging.getLogger(__name__)
+
+REPORT_COLUMNS = ["path", "reason"]
+
+
+def list_prediction_images(images: str | list[str]) -> pd.DataFrame:
+    """Every image file of ``predict.images`` (folder, glob or list) with its content key.
+
+    Returns:
+        ``path``, ``image_key`` (SHA-256 of the bytes; ``None`` when unreadable), ``error``.
+    """
+    paths = find_images(images)
+    hashes = hash_files(paths, num_workers=4)
+    logger.info("predict: %d image files", len(paths))
+    return pd.concat([pd.DataFrame({"path": paths}), hashes], axis=1)
+
+
+def read_label_names(labels: str | list[str]) -> list[str]:
+    """Label names from ``predict.labels``: a list, a text file (one per line, ``#`` comments), or a
+    comma-separated string.
+
+    Raises:
+        ValueError: When a file named by ``labels`` has no label (checks of the names: the model's).
+    """
+    if isinstance(labels, str) and Path(labels).is_file():
+        lines = Path(labels).read_text(encoding="utf-8").splitlines()
+        names = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        if not names:
+            raise ValueError(f"predict.labels: the file '{labels}' lists no label")
+        return names
+    if isinstance(labels, str):
+        return [part for part in labels.split(",")]
+    return list(labels)
+
+
+def prepare_labels(
+    predict_model: TrainedC2SRT,
+    labels: str | list[str],
+    policy: str,
+    llm_backend: Any,
+    llm_response_cache: pd.DataFrame,
+    llm_params: dict[str, Any],
+) -> tuple[LabelSet, pd.DataFrame, pd.DataFrame]:
+    """The label set to score, its table (policy and neighbours of every label), and new LLM answers.
+
+    Args:
+        predict_model: The trained model.
+        labels: ``predict.labels``.
+        policy: ``similarity`` or ``llm`` (neighbours of names outside the training vocabulary).
+        llm_backend: The chat LLM (used by the ``llm`` policy only).
+        llm_response_cache: The LLM answers cached so far.
+        llm_params: ``relation_mining.llm`` (the relation prompt's settings).
+    """
+    names = read_label_names(labels)
+    source = LLMNeighbourSource(llm_backend, llm_response_cache, llm_params) if policy == "llm" else None
+    label_set = predict_model.labels(names, policy=policy, llm=source)
+    table = label_set.table()
+    counts = table["policy"].value_counts().to_dict()
+    logger.info(
+        "predict: %d labels (%s)", len(label_set), ", ".join(f"{v} by {k}" for k, v in counts.items())
+    )
+    new_rows = source.new_cache_rows() if source is not None else LLMNeighbourSource.empty_rows()
+    return label_set, table, new_rows
+
+
+def _progress(total: int, desc: str) -> tqdm:
+    """A progress bar that redraws at most every 5 s when the log is not a terminal."""
+    return tqdm(total=total, unit="img", desc=desc, mininterval=0.5 if sys.stderr.isatty() else 5.0)
+
+
+@torch.inference_mode()
+def encode_prediction_images(
+    predict_model: TrainedC2SRT,
+    prediction_images: pd.DataFrame,
+    prediction_embedding_index: EmbeddingStores,
+    params: dict[str, Any],
+) -> Iterator[EmbeddingChunk]:
+    """Encode the readable images not in the prediction cache yet (one cache shard per ``chunk_size``).
+
+    Yields:
+        :class:`EmbeddingChunk` s of the model's encoder (an empty one when nothing is new).
+    """
+    encoder_id = predict_model.encoder_id
+    cached = prediction_embedding_index.store(encoder_id).status()
+    readable = prediction_images[prediction_images["error"].isna()].drop_duplicates("image_key")
+    todo = readable[~readable["image_key"].isin(cached["image_key"])]
+    logger.info("predict: %d new images to encode (%d cached)", len(todo), len(readable) - len(todo))
+    if todo.empty:
+        yield EmbeddingChunk.empty(encoder_id, 0, 0)
+        return
+    backbone = predict_model.backbone()
+    size = backbone.model.visual.image_size
+    size = tuple(size) if isinstance(size, tuple | list) else (size, size)
+    dataset = UserImageDataset(todo["path"].tolist(), predict_model.preprocess, size)
+    loader = DataLoader(dataset, batch_size=int(params["batch_size"]), num_workers=int(params["num_workers"]))
+    keys, done = todo["image_key"].tolist(), 0
+    with _progress(len(todo), "predict: images") as bar:
+        for images, errors in loader:
+            g, p = predict_model.encode_images(images)
+            batch_keys = keys[done : done + len(errors)]
+            done += len(errors)
+            bar.update(len(errors))
+            yield EmbeddingChunk(encoder_id, batch_keys, g, p, [e or None for e in errors])
+
+
+def score_prediction_images(
+    predict_model: TrainedC2SRT,
+    prediction_label_set: LabelSet,
+    prediction_images: pd.DataFrame,
+    prediction_embeddings: EmbeddingStores,
+    top_k: int,
+    batch_size: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Scores of every readable image over the labels, the same for people, and the skipped images.
+
+    Returns:
+        ``(predictions, predictions_csv, skipped)``: ``path``, ``top_labels``, ``top_scores`` and one column
+        per label; a CSV-friendly copy (top labels joined with ``|``); ``path`` + ``reason`` of each image
+        that could not be used.
+    """
+    store = prediction_embeddings.store(predict_model.encoder_id)
+    status = store.status().set_index("image_key")["error"]
+    frame = prediction_images.assign(reason=prediction_images["error"])
+    cache_error = frame["image_key"].map(status)
+    frame["reason"] = frame["reason"].where(frame["reason"].notna(), cache_error)
+    ok = frame["reason"].isna() & frame["image_key"].isin(status.index)
+    skipped = frame.loc[~ok, REPORT_COLUMNS].assign(reason=lambda f: f["reason"].fillna("not encoded"))
+    for row in skipped.itertuples(index=False):
+        logger.warning("predict: skipped %s: %s", row.path, row.reason)
+    used = frame[ok].reset_index(drop=True)
+    g, p = store.load(used["image_key"].tolist())
+    if len(used):
+        scores = predict_model.score(g, p, prediction_label_set, batch_size)
+    else:
+        scores = np.zeros((0, len(prediction_label_set)), dtype=np.float32)
+    table = prediction_frame(prediction_label_set.names, scores, top_k)
+    table.insert(0, "path", used["path"].to_numpy())
+    people = table.assign(
+        top_labels=table["top_labels"].map(" | ".join),
+        top_scores=table["top_scores"].map(lambda s: " | ".join(f"{x:.4f}" for x in s)),
+    )
+    logger.info(
+        "predict: %d images scored over %d labels, %d skipped",
+        len(table),
+        len(prediction_label_set),
+        len(skipped),
+    )
+    return table, people, skipped.reset_index(drop=True)
+
+
+def plot_prediction_sheet(predictions: pd.DataFrame, sheet_params: dict[str, Any]) -> Figure:
+    """The first ``max_images`` images with their top labels (``sheet_params``: max_images, n_cols, top_k)."""
+    shown = predictions.head(int(sheet_params["max_images"]))
+    images = {path: np.asarray(open_image(path)) for path in shown["path"]}
+    title = f"Top labels of {len(shown)} of {len(predictions)} images"
+    return plot_contact_sheet(shown, images, int(sheet_params["n_cols"]), int(sheet_params["top_k"]), title)

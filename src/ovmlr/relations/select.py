@@ -1,0 +1,67 @@
+"""The K related seen categories of every category, from one relation source with an explicit fallback."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .config import FALLBACKS, SOURCES, check_choice
+from .neighbours import check_k, log_fallbacks, neighbour_table, select_top_k
+from .report import relation_report
+from .requests import check_category_split
+from .sources import cooccurrence_scores, random_scores, similarity_scores
+
+
+def _source_scores(
+    source: str,
+    category_split: pd.DataFrame,
+    text_features: pd.DataFrame,
+    train_labels: pd.DataFrame,
+    llm_relation_scores: pd.DataFrame,
+    seed: int,
+) -> pd.DataFrame:
+    if source == "llm":
+        return llm_relation_scores
+    if source == "similarity":
+        return similarity_scores(category_split, text_features)
+    if source == "cooccurrence":
+        return cooccurrence_scores(category_split, train_labels)
+    return random_scores(category_split, seed)
+
+
+def relation_neighbours(
+    category_split: pd.DataFrame,
+    text_features: pd.DataFrame,
+    train_labels: pd.DataFrame,
+    llm_relation_scores: pd.DataFrame,
+    llm_parse_stats: pd.DataFrame,
+    source: str,
+    k: int,
+    fallback: str,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The K related seen categories of every category from the chosen source, with the explicit fallback.
+
+    Args:
+        category_split: ``category_id``, ``name``, ``role`` per category.
+        text_features: Long text-feature table (``__ensemble__`` rows: similarity source and fallback).
+        train_labels: Training labels over seen categories (``cooccurrence`` source).
+        llm_relation_scores: Mean strength metrics (``llm`` source).
+        llm_parse_stats: Per-category parse statistics (``llm`` source).
+        source: ``llm``, ``similarity``, ``cooccurrence`` or ``random``.
+        k: Neighbours per category.
+        fallback: ``similarity`` (top up from text similarity, recorded) or ``fail``.
+        seed: Seed of the ``random`` source.
+
+    Returns:
+        ``relation_edges``, ``category_neighbours`` and ``relation_parse_report``.
+    """
+    check_category_split(category_split)
+    check_choice("source", source, SOURCES)
+    check_k(category_split, k)
+    scores = _source_scores(source, category_split, text_features, train_labels, llm_relation_scores, seed)
+    use_similarity = check_choice("fallback", fallback, FALLBACKS) == "similarity"
+    fallback_scores = similarity_scores(category_split, text_features) if use_similarity else None
+    edges = select_top_k(scores, fallback_scores, category_split, k)
+    log_fallbacks(edges, source)
+    report = relation_report(category_split, edges, llm_parse_stats, source)
+    return edges, neighbour_table(edges, category_split), report

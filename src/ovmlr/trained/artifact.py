@@ -1,0 +1,160 @@
+"""Save and load a :class:`~ovmlr.trained.model.TrainedC2SRT` as one folder, in safe formats only.
+
+Layout (``FORMAT`` = ``ovmlr.trained_c2srt/1``)::
+
+    <folder>/
+      trained_model.json   # format, head config, templates, policy, student settings, info, backbone spec
+      head.safetensors     # the C²SRT head
+      student.safetensors  # the fine-tuned student image encoder (finetune mode only)
+      backbone.safetensors # the backbone's weights when they are a local checkpoint (self-contained model)
+      vocabulary.parquet   # category_id, name, role, text [D] (float32), neighbours [K] (int64)
+
+Tensors are safetensors, everything else JSON or parquet: loading runs no pickle. A backbone given by a
+pretrained *tag* (``openai``, ``laion2b_…``) is stored as the tag and fetched by open_clip when loaded;
+a local checkpoint (the demo backbone) is copied in, so the folder is all a served model needs. A text tower
+named ``pypkg:<module>`` in the architecture is resolved on the loading machine: no machine path is stored.
+The backbone keeps its ``backbone_id`` (the identity of the features), whatever file now holds its weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.training.vocabulary import Vocabulary
+
+from .model import TrainedC2SRT
+
+FORMAT = "ovmlr.trained_c2srt/1"
+CONFIG_FILE = "trained_model.json"
+BACKBONE_FILE = "backbone.safetensors"
+
+
+def _save_tensors(state: dict[str, torch.Tensor], path: Path) -> None:
+    # safetensors refuses shared or non-contiguous storage: every tensor gets its own contiguous copy
+    save_file({k: v.detach().cpu().contiguous().clone() for k, v in state.items()}, str(path))
+
+
+def checkpoint_state_dict(path: str) -> dict[str, torch.Tensor]:
+    """The model weights of an open_clip checkpoint file, read without pickle (``weights_only=True``)."""
+    if path.endswith(".safetensors"):
+        return load_file(path)
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    state = data.get("state_dict", data) if isinstance(data, dict) else data
+    return {k.removeprefix("module."): v for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+
+def _uses_packaged_tower(spec: BackboneSpec) -> bool:
+    text_cfg = (spec.model_config or {}).get("text_cfg", {})
+    return str(text_cfg.get("hf_model_name", "")).startswith("pypkg:")
+
+
+def _portable_spec(spec: BackboneSpec, folder: Path) -> dict[str, Any]:
+    """The spec as stored: local weights copied in (relative name), machine paths dropped."""
+    data = spec.to_dict()
+    if spec.pretrained is not None and Path(spec.pretrained).is_file():
+        _save_tensors(checkpoint_state_dict(spec.pretrained), folder / BACKBONE_FILE)
+        data["pretrained"] = BACKBONE_FILE
+    if _uses_packaged_tower(spec):
+        data["hf_text_tower"] = None
+    return data
+
+
+def vocabulary_frame(vocabulary: Vocabulary) -> pd.DataFrame:
+    """The vocabulary as a table (one row per category)."""
+    return pd.DataFrame(
+        {
+            "category_id": vocabulary.category_ids.astype(np.int64),
+            "name": list(vocabulary.names),
+            "role": list(vocabulary.roles),
+            "text": list(vocabulary.text.astype(np.float32)),
+            "neighbours": list(vocabulary.neighbours.astype(np.int64)),
+        }
+    )
+
+
+def vocabulary_from_frame(frame: pd.DataFrame) -> Vocabulary:
+    """The inverse of :func:`vocabulary_frame`."""
+    return Vocabulary(
+        category_ids=frame["category_id"].to_numpy(dtype=np.int64),
+        names=tuple(frame["name"].astype(str)),
+        roles=tuple(frame["role"].astype(str)),
+        text=np.stack([np.asarray(v, dtype=np.float32) for v in frame["text"]]),
+        neighbours=np.stack([np.asarray(v, dtype=np.int64) for v in frame["neighbours"]]),
+    )
+
+
+def save_trained(model: TrainedC2SRT, folder: str | Path) -> Path:
+    """Write ``model`` into ``folder`` (created; existing files of the layout are replaced)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _save_tensors(model.head_state, folder / "head.safetensors")
+    if model.student_state is not None:
+        _save_tensors(model.student_state, folder / "student.safetensors")
+    vocabulary_frame(model.vocabulary).to_parquet(folder / "vocabulary.parquet", index=False)
+    config = {
+        "format": FORMAT,
+        "model_config": model.model_config,
+        "templates": list(model.templates),
+        "trainable_blocks": model.trainable_blocks,
+        "neighbour_policy": model.neighbour_policy,
+        "mode": model.mode,
+        "info": model.info,
+        "backbone_spec": _portable_spec(model.backbone_spec, folder),
+    }
+    text = json.dumps(config, indent=2, ensure_ascii=False, default=_json_default)
+    (folder / CONFIG_FILE).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON-serialisable in a trained model's info: {type(value).__name__}")
+
+
+def load_trained(folder: str | Path, device: str = "cpu") -> TrainedC2SRT:
+    """Read a model written by :func:`save_trained`.
+
+    Raises:
+        ValueError: Naming the folder when it is not a trained-model folder of a known format.
+    """
+    folder = Path(folder)
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise ValueError(f"'{folder}' is not a trained ovmlr model: it has no {CONFIG_FILE}")
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if config.get("format") != FORMAT:
+        raise ValueError(f"'{path}': format {config.get('format')!r} is not {FORMAT!r}")
+    spec = dict(config["backbone_spec"])
+    if spec.get("pretrained") == BACKBONE_FILE:
+        spec["pretrained"] = str((folder / BACKBONE_FILE).resolve())
+    student = folder / "student.safetensors"
+    return TrainedC2SRT(
+        model_config=config["model_config"],
+        head_state=load_file(str(folder / "head.safetensors")),
+        vocabulary=vocabulary_from_frame(pd.read_parquet(folder / "vocabulary.parquet")),
+        backbone_spec=BackboneSpec.from_dict(spec),
+        templates=tuple(config["templates"]),
+        student_state=load_file(str(student)) if config["mode"] == "finetune" else None,
+        trainable_blocks=int(config["trainable_blocks"]),
+        neighbour_policy=config["neighbour_policy"],
+        info=config.get("info", {}),
+        device=device,
+    )
+
+
+def with_device(model: TrainedC2SRT, device: str) -> TrainedC2SRT:
+    """A copy of ``model`` whose backbone loads on ``device`` (weights shared, modules rebuilt lazily)."""
+    fields = {f.name: getattr(model, f.name) for f in dataclasses.fields(model) if f.init}
+    return TrainedC2SRT(**(fields | {"device": device}))

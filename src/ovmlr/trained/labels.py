@@ -1,0 +1,108 @@
+"""Label names a user asks for: normalisation, validation, and neighbours for names the model never saw.
+
+A trained C²SRT model scores a category from its text feature (the prompt ensemble, Eq. 24) and, with IST,
+from its K related *seen* categories. A name of the training vocabulary reuses its training entry; any other
+name gets its text feature from the backbone's text tower and its K seen neighbours from a policy:
+
+- ``similarity``: the K seen categories whose text features are most similar (cosine), instant;
+- ``llm``: the relation-mining prompt of the project asked about the new name (see
+  :mod:`ovmlr.trained.llm_policy`), its answers cached, topped up by similarity when it names fewer than K.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ovmlr.training.vocabulary import Vocabulary
+
+POLICIES = ("similarity", "llm")
+TRAINING = "training"  # the provenance of a name found in the training vocabulary
+
+
+def normalise_label(name: object) -> str:
+    """A label as training writes category names: surrounding and repeated whitespace removed."""
+    if not isinstance(name, str):
+        raise ValueError(f"a label name must be a string, got {type(name).__name__} {name!r}")
+    return " ".join(name.split())
+
+
+def check_labels(names: Sequence[object]) -> tuple[str, ...]:
+    """Normalised label names, refusing an empty list, empty names and duplicates (case-insensitive).
+
+    Raises:
+        ValueError: Naming the offending entry.
+    """
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise ValueError(f"labels must be a list of names, got {type(names).__name__} {names!r}")
+    if len(names) == 0:
+        raise ValueError("labels: the list of label names is empty")
+    out, first = [], {}
+    for i, raw in enumerate(names):
+        name = normalise_label(raw)
+        if not name:
+            raise ValueError(f"labels[{i}] is empty ({raw!r})")
+        key = name.casefold()
+        if key in first:
+            raise ValueError(f"labels[{i}] {name!r} duplicates labels[{first[key]}] {names[first[key]]!r}")
+        first[key] = i
+        out.append(name)
+    return tuple(out)
+
+
+def similarity_neighbours(text: np.ndarray, seen_text: np.ndarray, k: int) -> np.ndarray:
+    """Indices [N, K] of the K seen categories most similar to each text feature (cosine, best first).
+
+    Shapes:
+        text [N, D], seen_text [S, D] -> [N, K]
+
+    Raises:
+        ValueError: When there are fewer than K seen categories.
+    """
+    if k > len(seen_text):
+        raise ValueError(f"k={k} neighbours asked but the model has only {len(seen_text)} seen categories")
+    a = text / np.linalg.norm(text, axis=1, keepdims=True)
+    b = seen_text / np.linalg.norm(seen_text, axis=1, keepdims=True)
+    cosine = a @ b.T  # [N, S]
+    top = (
+        np.argpartition(-cosine, k - 1, axis=1)[:, :k]
+        if k < cosine.shape[1]
+        else np.tile(np.arange(k), (len(a), 1))
+    )
+    order = np.take_along_axis(cosine, top, axis=1).argsort(axis=1, kind="stable")[:, ::-1]
+    return np.take_along_axis(top, order, axis=1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """The labels of one request, ready to score.
+
+    Attributes:
+        names: The requested labels (normalised), in request order.
+        vocabulary: What the model scores: the requested labels first, then every training-seen category not
+            requested (the IST graph needs the text features of every neighbour, and neighbours of
+            neighbours).
+        policies: Per requested label, where its neighbours came from: ``training``, ``similarity``, ``llm``.
+    """
+
+    names: tuple[str, ...]
+    vocabulary: Vocabulary
+    policies: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def table(self) -> pd.DataFrame:
+        """One row per requested label: ``label``, ``role``, ``policy``, ``neighbours`` (names)."""
+        vocab = self.vocabulary
+        return pd.DataFrame(
+            {
+                "label": list(self.names),
+                "role": list(vocab.roles[: len(self)]),
+                "policy": list(self.policies),
+                "neighbours": [[vocab.names[j] for j in row] for row in vocab.neighbours[: len(self)]],
+            }
+        )

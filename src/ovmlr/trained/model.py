@@ -1,0 +1,314 @@
+"""``TrainedC2SRT``: one trained model, everything a caller needs to tag images with any label names.
+
+It owns the backbone reference (spec and weights), the student image encoder when the model was fine-tuned,
+the C²SRT head, the training vocabulary (names, roles, text features, IST neighbours), the prompt templates
+that make text features for new names, and the backbone's image preprocessing. Training, evaluation, the
+ablation runner, the MLflow model and the ``predict`` pipeline all go through it:
+
+- :meth:`encode_images` (PIL images) and :meth:`encode_split` (a cached-feature split, re-encoded through
+  the student when fine-tuned) give the features the head expects;
+- :meth:`labels` builds a :class:`~ovmlr.trained.labels.LabelSet` for any list of names;
+- :meth:`score` / :meth:`score_names` score features over a label set or the model's own vocabulary.
+
+Saved and loaded as one folder by :mod:`ovmlr.trained.artifact` (safetensors + JSON + parquet, no pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from ovmlr.backbones.features import category_text_features, encode_image_tokens
+from ovmlr.backbones.loading import LoadedBackbone, load_backbone, resolve_device
+from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.backbones.student import StudentImageEncoder
+from ovmlr.training.loop import FeatureSplit, predict_scores
+from ovmlr.training.model_factory import build_model
+from ovmlr.training.vocabulary import Vocabulary
+
+from .labels import POLICIES, TRAINING, LabelSet, check_labels, similarity_neighbours
+
+logger = logging.getLogger(__name__)
+
+
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    """A short content hash of a state dict (keys, shapes, dtypes and values)."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tuple(tensor.shape)}|{tensor.dtype}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()[:12]
+
+
+@dataclass
+class TrainedC2SRT:
+    """A trained C²SRT model with its backbone, vocabulary and prompts.
+
+    Attributes:
+        model_config: The head's config (``C2SRTConfig`` fields, temperature resolved).
+        head_state: The head's weights.
+        vocabulary: The training vocabulary (seen + unseen categories of the dataset).
+        backbone_spec: The frozen backbone (open_clip name, weights, preprocessing).
+        templates: Prompt templates of the text features (Eq. 24 ensemble; one template = single prompt).
+        student_state: The fine-tuned student image encoder's weights (``finetune`` mode), else ``None``.
+        trainable_blocks: How many top ViT blocks the student trained (rebuilds its module).
+        neighbour_policy: Default policy giving new names their seen neighbours (``similarity`` | ``llm``).
+        info: Provenance: dataset, epoch, selection metric and value, fingerprint, history, test metrics.
+    """
+
+    model_config: dict[str, Any]
+    head_state: dict[str, torch.Tensor]
+    vocabulary: Vocabulary
+    backbone_spec: BackboneSpec
+    templates: tuple[str, ...]
+    student_state: dict[str, torch.Tensor] | None = None
+    trainable_blocks: int = 0
+    neighbour_policy: str = "similarity"
+    info: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    _head: torch.nn.Module | None = field(default=None, init=False, repr=False, compare=False)
+    _backbone: LoadedBackbone | None = field(default=None, init=False, repr=False, compare=False)
+    _encoder: torch.nn.Module | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.neighbour_policy not in POLICIES:
+            raise ValueError(f"neighbour_policy must be one of {POLICIES}, got {self.neighbour_policy!r}")
+        if not self.templates or any(t.count("{}") != 1 for t in self.templates):
+            raise ValueError(f"templates must be prompt strings with one '{{}}' each, got {self.templates!r}")
+        self.templates = tuple(self.templates)
+
+    # ---- what it is --------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """``finetune`` when the model carries a student image encoder, else ``frozen``."""
+        return "frozen" if self.student_state is None else "finetune"
+
+    @property
+    def seen(self) -> Vocabulary:
+        """The seen categories of the training vocabulary (what the head was trained on)."""
+        return self.vocabulary.subset("seen")
+
+    @property
+    def encoder_id(self) -> str:
+        """Identity of the image features: the backbone's id, plus the student's weights when fine-tuned."""
+        if self.student_state is None:
+            return self.backbone_spec.backbone_id
+        return f"{self.backbone_spec.backbone_id}-student-{state_digest(self.student_state)}"
+
+    def __repr__(self) -> str:
+        n_unseen = int(self.vocabulary.unseen_mask.sum())
+        return (
+            f"TrainedC2SRT(mode={self.mode}, backbone={self.backbone_spec.backbone_id!r}, "
+            f"vocabulary={len(self.vocabulary) - n_unseen} seen + {n_unseen} unseen, "
+            f"templates={len(self.templates)}, policy={self.neighbour_policy})"
+        )
+
+    # ---- modules (built once, lazily) ----------------------------------------------------------------
+    def head(self) -> torch.nn.Module:
+        """The C²SRT head in eval mode."""
+        if self._head is None:
+            head = build_model(self.model_config)
+            head.load_state_dict(self.head_state)
+            self._head = head.eval()
+        return self._head
+
+    def backbone(self) -> LoadedBackbone:
+        """The frozen backbone (loaded on first use)."""
+        if self._backbone is None:
+            self._backbone = load_backbone(self.backbone_spec, resolve_device(self.device))
+        return self._backbone
+
+    def image_encoder(self) -> torch.nn.Module:
+        """``images [B, 3, H, W] -> (global [B, D], patches [B, P, D])``: the student, or the frozen tower."""
+        if self._encoder is None:
+            visual = self.backbone().model.visual
+            if self.student_state is None:
+                self._encoder = _FrozenTower(visual)
+            else:
+                student = StudentImageEncoder(visual, self.trainable_blocks)
+                student.load_state_dict(self.student_state)
+                self._encoder = student.to(self.backbone().device)
+            self._encoder.eval()
+        return self._encoder
+
+    # ---- features ------------------------------------------------------------------------------------
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """The backbone's inference transform (resize, crop, normalise) of one RGB image."""
+        return self.backbone().preprocess(image)
+
+    @torch.inference_mode()
+    def encode_images(self, images: Sequence[Image.Image] | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Features the head scores: global [B, D] and patches [B, P, D], float32.
+
+        Args:
+            images: RGB PIL images (any size; preprocessed here), or an already preprocessed batch.
+        """
+        if not isinstance(images, torch.Tensor):
+            images = torch.stack([self.preprocess(image) for image in images])
+        g, p = self.image_encoder()(images.to(self.backbone().device))
+        return g.float().cpu().numpy(), p.float().cpu().numpy()
+
+    def encode_split(
+        self, split: FeatureSplit, image_manifest: pd.DataFrame, image_root: str = ".", batch_size: int = 256
+    ) -> FeatureSplit:
+        """The split as the head sees it: cached frozen features, or the images re-encoded by the student."""
+        if self.student_state is None:
+            return split
+        from ovmlr.training.finetune import split_images, student_features
+
+        logger.info("Encoding %d images through the model's fine-tuned student encoder", len(split))
+        images = split_images(image_manifest, split, self.backbone(), False, image_root)
+        g, p = student_features(self.image_encoder(), images, batch_size, 0, self.backbone().device)
+        return FeatureSplit(split.image_ids, g, p, split.labels)
+
+    def text_features(self, names: Sequence[str]) -> np.ndarray:
+        """L2-normalised prompt-ensemble text features [N, D] of ``names`` (the model's own templates)."""
+        loaded = self.backbone()
+        _, ensemble = category_text_features(
+            loaded.model, loaded.tokenizer, list(names), list(self.templates), 256, loaded.device
+        )
+        return ensemble.numpy().astype(np.float32)
+
+    # ---- vocabularies --------------------------------------------------------------------------------
+    def labels(
+        self,
+        names: Sequence[str] | None = None,
+        policy: str | None = None,
+        llm: Any | None = None,
+    ) -> LabelSet:
+        """A label set for any names: training entries where known, new text features and neighbours else.
+
+        Args:
+            names: Label names (``None``: the model's own vocabulary).
+            policy: ``similarity`` or ``llm`` for names not in the training vocabulary (default: the
+                model's ``neighbour_policy``).
+            llm: For the ``llm`` policy: an :class:`~ovmlr.trained.llm_policy.LLMNeighbourSource`.
+
+        Raises:
+            ValueError: Empty list, empty or duplicated names, unknown policy, ``llm`` without a source.
+        """
+        if names is None:
+            return self._own_labels()
+        names = check_labels(names)
+        policy = policy or self.neighbour_policy
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+        known = {n.casefold(): i for i, n in enumerate(self.vocabulary.names)}
+        new = [n for n in names if n.casefold() not in known]
+        seen = self.seen
+        k = self.vocabulary.neighbours.shape[1]
+        text = self.text_features(new) if new else np.zeros((0, seen.text.shape[1]), np.float32)
+        if not new:
+            new_neighbours = np.zeros((0, k), np.int64)
+        elif policy == "similarity":
+            new_neighbours = similarity_neighbours(text, seen.text, k)
+        elif llm is None:
+            raise ValueError(
+                "the llm neighbour policy needs an LLM source (backend, cache and prompt settings)"
+            )
+        else:
+            new_neighbours = llm.neighbours(seen.names, seen.text, new, text, k)
+        return self._label_set(names, known, new, text, new_neighbours, policy)
+
+    def _own_labels(self) -> LabelSet:
+        vocab = self.vocabulary
+        return LabelSet(vocab.names, vocab, (TRAINING,) * len(vocab))
+
+    def _label_set(
+        self,
+        names: tuple[str, ...],
+        known: dict[str, int],
+        new: list[str],
+        new_text: np.ndarray,
+        new_neighbours: np.ndarray,
+        policy: str,
+    ) -> LabelSet:
+        """Requested names first, then the seen categories not requested; neighbours index this order."""
+        vocab, seen_rows = self.vocabulary, np.flatnonzero(~self.vocabulary.unseen_mask)
+        requested = [known.get(n.casefold(), -1) for n in names]
+        extra = [int(i) for i in seen_rows if int(i) not in set(requested)]
+        order = requested + extra  # rows of the training vocabulary; -1 = new name
+        position = {row: i for i, row in enumerate(order) if row >= 0}
+        seen_position = np.array([position[int(i)] for i in seen_rows], dtype=np.int64)
+        new_index = {n: i for i, n in enumerate(new)}
+        text, neighbours, roles = [], [], []
+        for name, row in zip([*names, *(vocab.names[i] for i in extra)], order, strict=True):
+            if row >= 0:
+                text.append(vocab.text[row])
+                neighbours.append([position[int(j)] for j in vocab.neighbours[row]])
+                roles.append(vocab.roles[row])
+            else:
+                text.append(new_text[new_index[name]])
+                neighbours.append(seen_position[new_neighbours[new_index[name]]].tolist())
+                roles.append("unseen")
+        scoring = Vocabulary(
+            category_ids=np.array([vocab.category_ids[r] if r >= 0 else -1 for r in order], dtype=np.int64),
+            names=tuple([*names, *(vocab.names[i] for i in extra)]),
+            roles=tuple(roles),
+            text=np.stack(text).astype(np.float32),
+            neighbours=np.array(neighbours, dtype=np.int64),
+        )
+        policies = tuple(TRAINING if r >= 0 else policy for r in requested)
+        return LabelSet(names, scoring, policies)
+
+    # ---- scores --------------------------------------------------------------------------------------
+    def score(
+        self,
+        global_feats: np.ndarray,
+        patch_feats: np.ndarray,
+        labels: LabelSet | None = None,
+        batch_size: int = 256,
+    ) -> np.ndarray:
+        """Scores [N, L] of the images over the requested labels (Eq. 10, the model's ensemble weight)."""
+        labels = labels or self._own_labels()
+        scores = predict_scores(
+            self.head(), global_feats, patch_feats, labels.vocabulary, batch_size, torch.device("cpu")
+        )
+        return scores[:, : len(labels)]
+
+    def score_split(self, split: FeatureSplit, batch_size: int = 256) -> pd.DataFrame:
+        """``image_id`` + one score column per category of the model's vocabulary."""
+        scores = self.score(split.global_feats, split.patch_feats, batch_size=batch_size)
+        frame = pd.DataFrame(scores, columns=list(self.vocabulary.names))
+        frame.insert(0, "image_id", np.asarray(split.image_ids).astype(str))
+        return frame
+
+
+class _FrozenTower(torch.nn.Module):
+    """The frozen backbone's image tower as an encoder: ``images -> (global, patches)`` (Eq. 1)."""
+
+    def __init__(self, visual: torch.nn.Module) -> None:
+        super().__init__()
+        self.visual = visual
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return encode_image_tokens(self.visual, images)
+
+
+def split_module_state(
+    state: dict[str, torch.Tensor], mode: str
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+    """``(head_state, student_state)`` of a training module's state (``FinetuneModel`` in finetune mode)."""
+    if mode == "frozen":
+        return dict(state), None
+
+    def part(prefix: str) -> dict[str, torch.Tensor]:
+        return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+    return part("head."), part("student.")
+
+
+def prompt_templates(prompt: str, templates: Sequence[str]) -> tuple[str, ...]:
+    """The templates behind a vocabulary's text features: all for the ensemble, else the one prompt."""
+    from ovmlr.backbones.features import ENSEMBLE
+
+    return tuple(templates) if prompt == ENSEMBLE else (prompt,)
