@@ -1,19 +1,16 @@
 import math
 
 import mlflow
-import pandas as pd
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
-from ovmlr.datasets.mlflow_registry import MlflowRegisteredModelDataset, ModelRegistration, champion_decision
-
-
-class _Doubler(mlflow.pyfunc.PythonModel):
-    def __init__(self, factor: float) -> None:
-        self.factor = factor
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return model_input * self.factor
+from ovmlr.datasets.mlflow_registry import (
+    ChampionFacts,
+    MlflowRegisteredModelDataset,
+    ModelRegistration,
+    champion_decision,
+)
 
 
 @pytest.mark.parametrize(
@@ -28,40 +25,61 @@ class _Doubler(mlflow.pyfunc.PythonModel):
     ],
 )
 def test_champion_decision(new, champion, force, promote, reason):
-    decided, why = champion_decision(new, champion, force)
+    facts = None if champion is None else ChampionFacts("d", "gzsl/mAP", champion)
+    decided, why = champion_decision(new, facts, force, "d", "gzsl/mAP")
     assert decided is promote and reason in why
 
 
+def test_champion_decision_compares_like_with_like_only():
+    other_data = ChampionFacts("fashion_mnist", "gzsl/mAP", 0.1)
+    decided, why = champion_decision(0.9, other_data, False, "nus_wide", "gzsl/mAP")
+    assert not decided and "trained on dataset 'fashion_mnist'" in why and "'nus_wide'" in why
+    other_metric = ChampionFacts("nus_wide", "seen/mAP", 0.1)
+    decided, why = champion_decision(0.9, other_metric, False, "nus_wide", "gzsl/mAP")
+    assert not decided and "selected by 'seen/mAP'" in why
+    assert champion_decision(0.9, other_data, True, "nus_wide", "gzsl/mAP")[0]
+
+
 @pytest.mark.slow
-def test_register_alias_and_load_by_alias(tmp_path, monkeypatch):
+def test_register_alias_and_load_by_alias(tmp_path, monkeypatch, make_trained):
     monkeypatch.chdir(tmp_path)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     mlflow.set_experiment("test")
     ds = MlflowRegisteredModelDataset(model_name="toy")
-    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    models = {seed: make_trained(seed=seed) for seed in (1, 2, 4)}
 
-    def register(factor, value, force=False):
+    def register(seed, value, force=False, dataset="test"):
         ds.save(
             ModelRegistration(
-                python_model=_Doubler(factor),
-                input_example=frame,
+                trained=models[seed],
+                dataset=dataset,
                 selection_metric="gzsl/mAP",
                 selection_value=value,
-                description=f"factor {factor}",
+                description=f"seed {seed}",
+                model_card=f"# card {seed}",
                 force_champion=force,
             )
         )
         return ds.last_version
 
-    v1 = register(2.0, 0.5)
-    v2 = register(3.0, 0.4)  # worse on validation: candidate only
+    v1 = register(1, 0.5)
+    v2 = register(2, 0.4)  # worse on validation: candidate only
     client = MlflowClient()
     assert str(client.get_model_version_by_alias("toy", "champion").version) == v1
     assert str(client.get_model_version_by_alias("toy", "candidate").version) == v2
-    assert "not promoted" in client.get_model_version("toy", v2).tags["ovmlr.champion_decision"]
-    assert client.get_model_version("toy", v2).description == "factor 3.0"
-    pd.testing.assert_frame_equal(ds.load().predict(frame), frame * 2.0)
-    v3 = register(4.0, 0.1, force=True)
-    assert str(client.get_model_version_by_alias("toy", "champion").version) == v3
-    loaded = mlflow.pyfunc.load_model("models:/toy@champion")
-    pd.testing.assert_frame_equal(loaded.predict(frame), frame * 4.0)
+    tags = client.get_model_version("toy", v2).tags
+    assert "not promoted" in tags["ovmlr.champion_decision"] and tags["ovmlr.dataset"] == "test"
+    assert client.get_model_version("toy", v2).description == "seed 2"
+    assert "dataset 'test'" in client.get_registered_model("toy").description
+    loaded = MlflowRegisteredModelDataset(model_name="toy").load()
+    for key, value in models[1].head_state.items():
+        assert torch.equal(loaded.head_state[key], value), key
+    v3 = register(4, 0.9, dataset="other")  # better, but another dataset: never compared
+    assert str(client.get_model_version_by_alias("toy", "champion").version) == v1
+    assert "trained on dataset 'test'" in client.get_model_version("toy", v3).tags["ovmlr.champion_decision"]
+    v4 = register(4, 0.1, force=True)
+    assert str(client.get_model_version_by_alias("toy", "champion").version) == v4
+    by_uri = MlflowRegisteredModelDataset(model_name="toy", model_uri=f"models:/toy/{v2}").load()
+    assert by_uri.info["model_uri"] == f"models:/toy/{v2}"
+    run = client.get_model_version("toy", v4).run_id
+    assert "card 4" in mlflow.artifacts.load_text(f"runs:/{run}/model_card.md")

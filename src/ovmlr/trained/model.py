@@ -135,7 +135,15 @@ class TrainedC2SRT:
                 self._encoder = _FrozenTower(visual)
             else:
                 student = StudentImageEncoder(visual, self.trainable_blocks)
-                student.load_state_dict(self.student_state)
+                try:
+                    student.load_state_dict(self.student_state)
+                except RuntimeError as exc:
+                    spec = self.backbone_spec
+                    raise ValueError(
+                        f"the fine-tuned student's weights do not fit the image tower of backbone "
+                        f"{spec.model_name!r} ({spec.backbone_id or '?'}): was the model trained from "
+                        f"another backbone? {exc}"
+                    ) from exc
                 self._encoder = student.to(self.backbone().device)
             self._encoder.eval()
         return self._encoder

@@ -1,5 +1,5 @@
 """Fixtures: a tiny seeded evaluation world. 12 test images, 6 categories (2 unseen), 4×4 patches of
-16-d features, a randomly initialised C²SRT wrapped in the real pyfunc (saved and loaded, no registry)."""
+16-d features, a randomly initialised C²SRT as the registered model's object (saved and loaded)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
+from ovmlr.backbones import BackboneSpec
 from ovmlr.models import config_to_dict, load_model_config
+from ovmlr.trained import TrainedC2SRT, load_trained, save_trained
 from ovmlr.training.model_factory import build_model
-from ovmlr.training.pyfunc import C2SRTPyfuncModel, features_to_frame
 from ovmlr.training.vocabulary import ENSEMBLE, Vocabulary
 
 N, P, D = 12, 16, 16
@@ -41,8 +41,7 @@ class FakeEmbeddings:
 class World:
     vocabulary: Vocabulary
     model_config: dict[str, Any]
-    python_model: C2SRTPyfuncModel
-    champion: Any  # a loaded mlflow pyfunc model
+    champion: TrainedC2SRT  # saved and loaded
     inputs: dict[str, Any]  # catalog inputs of the evaluation pipeline
     global_feats: np.ndarray
     patch_feats: np.ndarray
@@ -100,12 +99,32 @@ def small_model_config(**overrides: Any) -> dict[str, Any]:
     return config_to_dict(load_model_config("c2srt_small", {**base, **overrides}))
 
 
-def save_and_load_pyfunc(python_model: C2SRTPyfuncModel, example: pd.DataFrame, folder: Path) -> Any:
-    """The real pyfunc round trip without a registry (what ``models:/...@champion`` loads)."""
-    mlflow.pyfunc.save_model(
-        folder, python_model=python_model, input_example=example, pip_requirements=["torch"]
+TINY_CLIP = {
+    "embed_dim": D,
+    "vision_cfg": {"image_size": 32, "patch_size": 16, "width": 32, "layers": 2, "head_width": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+TINY_SPEC = BackboneSpec(model_name="ovmlr-test-tiny-clip", model_config=TINY_CLIP, allow_random_weights=True)
+
+
+def trained_model(
+    config: dict[str, Any], vocabulary: Vocabulary, seed: int = 3, **overrides: Any
+) -> TrainedC2SRT:
+    """A randomly initialised head on the tiny backbone, as a trained-model object."""
+    return TrainedC2SRT(
+        model_config=config,
+        head_state=build_model(config, seed=seed).state_dict(),
+        vocabulary=vocabulary,
+        backbone_spec=TINY_SPEC,
+        templates=("a photo of a {}.",),
+        info={"dataset": "test", "epoch": 1, "fingerprint": "f", "selection_metric": "gzsl/mAP"},
+        **overrides,
     )
-    return mlflow.pyfunc.load_model(str(folder))
+
+
+def save_and_load(model: TrainedC2SRT, folder: Path) -> TrainedC2SRT:
+    """The model's safe save/load round trip (what the registry stores and loads)."""
+    return load_trained(save_trained(model, folder))
 
 
 @pytest.fixture(name="small_config")
@@ -114,10 +133,10 @@ def small_config_fixture() -> Callable[..., dict[str, Any]]:
     return small_model_config
 
 
-@pytest.fixture(name="save_pyfunc")
-def save_pyfunc_fixture() -> Callable[[C2SRTPyfuncModel, pd.DataFrame, Path], Any]:
-    """``save_pyfunc(python_model, example, folder)``: the saved and reloaded pyfunc model."""
-    return save_and_load_pyfunc
+@pytest.fixture(name="save_model")
+def save_model_fixture() -> Callable[[TrainedC2SRT, Path], TrainedC2SRT]:
+    """``save_model(model, folder)``: the saved and reloaded model."""
+    return save_and_load
 
 
 @pytest.fixture(scope="session")
@@ -136,12 +155,7 @@ def build_world(root: Path) -> World:
     labels = _labels(rng)
     image_ids = [f"img{i:02d}" for i in range(N)]
     config = small_model_config()
-    python_model = C2SRTPyfuncModel(
-        config, build_model(config, seed=3).state_dict(), vocabulary, num_patches=P
-    )
-    champion = save_and_load_pyfunc(
-        python_model, features_to_frame(global_feats[:2], patch_feats[:2]), root / "m"
-    )
+    champion = save_and_load(trained_model(config, vocabulary), root / "m")
     inputs = {
         "c2srt_champion": champion,
         "image_embeddings": FakeEmbeddings([f"key-{i}" for i in image_ids], global_feats, patch_feats),
@@ -149,4 +163,16 @@ def build_world(root: Path) -> World:
         "backbone_spec": {},  # only a fine-tuned model's student is rebuilt from it
         **_tables(vocabulary, labels, image_ids),
     }
-    return World(vocabulary, config, python_model, champion, inputs, global_feats, patch_feats, labels)
+    return World(vocabulary, config, champion, inputs, global_feats, patch_feats, labels)
+
+
+@pytest.fixture(name="make_model")
+def make_model_fixture() -> Callable[..., TrainedC2SRT]:
+    """``make_model(config, vocabulary, seed=3, **fields)``: a trained-model object on the tiny backbone."""
+    return trained_model
+
+
+@pytest.fixture(name="tiny_spec")
+def tiny_spec_fixture() -> BackboneSpec:
+    """The tiny backbone of :func:`trained_model` (32×32 images, 16×16 patches)."""
+    return TINY_SPEC

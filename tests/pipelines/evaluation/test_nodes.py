@@ -10,9 +10,13 @@ import torch
 from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.backbones.student import StudentImageEncoder
+from ovmlr.evaluation.scoring import effective_mkt_k
+from ovmlr.evaluation.selection import choose_relation_targets, top_k_entries
+from ovmlr.evaluation.summary import method_metrics, split_ks
 from ovmlr.metrics import average_precision, precision_recall_f1_at_k, zsl_gzsl_metrics
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.pipelines.evaluation.nodes import (
+    assemble_evaluation_split,
     choose_report_images,
     collect_scores,
     compute_category_ap,
@@ -25,14 +29,9 @@ from ovmlr.pipelines.evaluation.nodes import (
     select_isr_patches,
     select_top_predictions,
 )
-from ovmlr.evaluation.scoring import effective_mkt_k, predict_in_batches, unwrap_champion
-from ovmlr.evaluation.selection import choose_relation_targets, top_k_entries
-from ovmlr.evaluation.summary import method_metrics, split_ks
-from ovmlr.pipelines.training.nodes import assemble_eval_split
 from ovmlr.training.finetune import split_images, student_features
 from ovmlr.training.loop import predict_scores
 from ovmlr.training.model_factory import build_model
-from ovmlr.training.pyfunc import C2SRTPyfuncModel, features_to_frame
 
 BASELINES = {"prompt": "__ensemble__", "mkt_k": 16}
 NAMES = ("cat", "dog", "car", "tree", "lion", "truck")  # the world's vocabulary (conftest)
@@ -41,14 +40,14 @@ P = 16  # the world's patches per image
 
 def _split(world):
     inputs = world.inputs
-    return assemble_eval_split(
+    return assemble_evaluation_split(
         inputs["image_embeddings"], inputs["image_keys"], inputs["test_labels"], world.vocabulary
     )
 
 
 def _direct_scores(world) -> np.ndarray:
     model = build_model(world.model_config)
-    model.load_state_dict(world.python_model.model_state)
+    model.load_state_dict(world.champion.head_state)
     return predict_scores(
         model, world.global_feats, world.patch_feats, world.vocabulary, 256, torch.device("cpu")
     )
@@ -56,7 +55,7 @@ def _direct_scores(world) -> np.ndarray:
 
 def _method_scores(world) -> dict[str, pd.DataFrame]:
     split = _split(world)
-    champion = score_champion(world.champion, split, world.vocabulary, batch_size=5)
+    champion = score_champion(world.champion, split, batch_size=5)
     baselines, _ = score_baselines(
         split, world.vocabulary, world.inputs["text_features"], BASELINES, 5, "cpu"
     )
@@ -69,85 +68,44 @@ def test_extract_champion_returns_the_registered_vocabulary(world) -> None:
     assert info == {
         "name": "ovmlr-c2srt",
         "alias": "champion",
-        "run_id": None,
-        "model_uuid": world.champion.metadata.model_uuid,
-        "num_patches": P,
+        "mode": "frozen",
+        "dataset": "test",
+        "epoch": 1,
+        "fingerprint": "f",
+        "backbone_id": "",
     }
 
 
-def test_champion_scores_through_pyfunc_equal_the_module(world) -> None:
-    frame = score_champion(world.champion, _split(world), world.vocabulary, batch_size=5)
+def test_champion_scores_equal_the_module(world) -> None:
+    frame = score_champion(world.champion, _split(world), batch_size=5)
     assert frame["image_id"].tolist() == [f"img{i:02d}" for i in range(12)]
     np.testing.assert_allclose(frame[list(NAMES)].to_numpy(), _direct_scores(world), rtol=1e-5, atol=1e-6)
-
-
-def test_pyfunc_with_another_vocabulary_is_rejected(world) -> None:
-    class Renamed:
-        def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-            return world.champion.predict(frame).rename(columns={"cat": "kitten"})
-
-    with pytest.raises(ValueError, match="expected its vocabulary"):
-        predict_in_batches(Renamed(), _split(world), world.vocabulary.names, 4)
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
-        predict_in_batches(world.champion, _split(world), world.vocabulary.names, 0)
-
-
-def test_unwrap_champion_rejects_other_models(world) -> None:
-    with pytest.raises(TypeError, match="loaded MLflow pyfunc model"):
-        unwrap_champion(world.python_model)
-    assert unwrap_champion(world.champion).num_patches == P
-
-    class NotC2SRT:
-        def unwrap_python_model(self):
-            return object()
-
-    with pytest.raises(TypeError, match="lacks"):
-        unwrap_champion(NotC2SRT())
-
-
-class _Loaded:
-    """What ``mlflow.pyfunc.load_model`` returns, reduced to ``unwrap_python_model``."""
-
-    def __init__(self, python_model: C2SRTPyfuncModel) -> None:
-        self._python_model = python_model
-
-    def unwrap_python_model(self) -> C2SRTPyfuncModel:
-        return self._python_model
-
-
-TINY_CLIP = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "patch_size": 16, "width": 32, "layers": 2, "head_width": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
+        score_champion(world.champion, _split(world), batch_size=0)
 
 
 def test_a_frozen_champion_scores_the_cached_features(world) -> None:
     split = _split(world)
-    out = encode_for_champion(world.champion, split, world.inputs["image_manifest"], {}, {}, 4, "cpu")
+    out = encode_for_champion(world.champion, split, world.inputs["image_manifest"], ".", 4)
     assert out is split
 
 
 @pytest.mark.slow
-def test_a_fine_tuned_champion_scores_its_student_features(world) -> None:
-    spec = BackboneSpec(model_name="ovmlr-test-tiny-clip", model_config=TINY_CLIP, allow_random_weights=True)
-    backbone = load_backbone(spec, "cpu")
+def test_a_fine_tuned_champion_scores_its_student_features(
+    world, tiny_spec, make_model, save_model, tmp_path
+) -> None:
+    backbone = load_backbone(tiny_spec, "cpu")
     student = StudentImageEncoder(backbone.model.visual, trainable_blocks=1)
     torch.manual_seed(0)
     with torch.no_grad():
         for parameter in student.visual.transformer.resblocks[-1].parameters():
             parameter.add_(0.05 * torch.randn_like(parameter))
-    python_model = C2SRTPyfuncModel(
-        world.model_config,
-        world.python_model.model_state,
-        world.vocabulary,
-        P,
-        mode="finetune",
-        student_state=student.state_dict(),
+    model = make_model(
+        world.model_config, world.vocabulary, student_state=student.state_dict(), trainable_blocks=1
     )
     split = _split(world)
     manifest = world.inputs["image_manifest"]
-    out = encode_for_champion(_Loaded(python_model), split, manifest, spec.to_dict(), {}, 5, "cpu")
+    out = encode_for_champion(save_model(model, tmp_path / "ft"), split, manifest, ".", 5)
 
     images = split_images(manifest, split, backbone, False, ".")
     expected_g, expected_p = student_features(student, images, 3, 0, torch.device("cpu"))
@@ -291,7 +249,7 @@ def test_isr_selection_is_the_models_mask(world) -> None:
     split = _split(world)
     table = select_isr_patches(world.champion, split, ["img01", "img05"], top_categories=2, device="cpu")
     model = build_model(world.model_config)
-    model.load_state_dict(world.python_model.model_state)
+    model.load_state_dict(world.champion.head_state)
     with torch.inference_mode():
         out = model.eval()(
             torch.from_numpy(world.global_feats[[1, 5]]),
@@ -306,11 +264,9 @@ def test_isr_selection_is_the_models_mask(world) -> None:
     assert table.groupby("image_id").size().tolist() == [2, 2]
 
 
-def test_isr_selection_is_empty_without_isr(world, tmp_path, small_config, save_pyfunc) -> None:
+def test_isr_selection_is_empty_without_isr(world, tmp_path, small_config, make_model, save_model) -> None:
     config = small_config(use_isr=False)
-    python_model = C2SRTPyfuncModel(config, build_model(config).state_dict(), world.vocabulary, num_patches=P)
-    example = features_to_frame(world.global_feats[:1], world.patch_feats[:1])
-    champion = save_pyfunc(python_model, example, tmp_path / "no_isr")
+    champion = save_model(make_model(config, world.vocabulary), tmp_path / "no_isr")
     table = select_isr_patches(champion, _split(world), ["img01"], top_categories=2, device="cpu")
     assert table.empty and "patches" in table.columns
 
@@ -323,19 +279,14 @@ def test_relation_targets_default_to_unseen_and_reject_unknown_names(world) -> N
 
 
 @pytest.mark.slow
-def test_a_student_from_another_backbone_is_named(world) -> None:
-    spec = BackboneSpec(model_name="ovmlr-test-tiny-clip", model_config=TINY_CLIP, allow_random_weights=True)
-    wider = {**TINY_CLIP, "vision_cfg": {**TINY_CLIP["vision_cfg"], "width": 48}}
+def test_a_student_from_another_backbone_is_named(world, tiny_spec, make_model) -> None:
+    tiny = tiny_spec.model_config
+    wider = {**tiny, "vision_cfg": {**tiny["vision_cfg"], "width": 48}}
     other = BackboneSpec(model_name="ovmlr-test-wider-clip", model_config=wider, allow_random_weights=True)
     student = StudentImageEncoder(load_backbone(other, "cpu").model.visual, trainable_blocks=1)
-    python_model = C2SRTPyfuncModel(
-        world.model_config,
-        world.python_model.model_state,
-        world.vocabulary,
-        P,
-        mode="finetune",
-        student_state=student.state_dict(),
+    model = make_model(
+        world.model_config, world.vocabulary, student_state=student.state_dict(), trainable_blocks=1
     )
     split, manifest = _split(world), world.inputs["image_manifest"]
     with pytest.raises(ValueError, match="do not fit the image tower of backbone 'ovmlr-test-tiny-clip'"):
-        encode_for_champion(_Loaded(python_model), split, manifest, spec.to_dict(), {}, 5, "cpu")
+        encode_for_champion(model, split, manifest, ".", 5)

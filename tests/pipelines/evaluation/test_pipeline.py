@@ -21,7 +21,6 @@ from ovmlr.metrics import zsl_gzsl_metrics
 from ovmlr.pipelines.evaluation import create_pipeline
 from ovmlr.training.loop import predict_scores
 from ovmlr.training.model_factory import build_model
-from ovmlr.training.pyfunc import features_to_frame
 
 PARAMS = {
     "training": {"finetune": {}},
@@ -94,7 +93,7 @@ def _png_size(figure: Figure) -> int:
 
 def _direct_metrics(world) -> dict[str, float]:
     model = build_model(world.model_config)
-    model.load_state_dict(world.python_model.model_state)
+    model.load_state_dict(world.champion.head_state)
     scores = predict_scores(
         model, world.global_feats, world.patch_feats, world.vocabulary, 64, torch.device("cpu")
     )
@@ -141,15 +140,15 @@ def test_champion_from_a_sqlite_registry(world, tmp_path, monkeypatch) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     try:
         registry = MlflowRegisteredModelDataset(model_name="ovmlr-c2srt")
-        example = features_to_frame(world.global_feats[:2], world.patch_feats[:2])
-        registry.save(ModelRegistration(world.python_model, example, "gzsl/mAP", 0.5, description="test"))
+        registry.save(ModelRegistration(world.champion, "test", "gzsl/mAP", 0.5, description="test"))
         champion = MlflowRegisteredModelDataset(model_name="ovmlr-c2srt", load_alias="champion").load()
         pipeline = create_pipeline().from_nodes("extract_champion_node").to_nodes("report_metrics_node")
         catalog = _run(pipeline, {**world.inputs, "c2srt_champion": champion})
     finally:
         mlflow.set_tracking_uri(previous)
     summary = catalog.load("evaluation_summary")
-    assert summary["model"]["run_id"] == champion.metadata.run_id and len(summary["model"]["run_id"]) == 32
+    assert champion.info["model_uri"] == "models:/ovmlr-c2srt@champion"
+    assert summary["model"]["dataset"] == "test" and summary["model"]["mode"] == "frozen"
     for key, value in _direct_metrics(world).items():
         assert summary["methods"]["c2srt"]["metrics"][key] == pytest.approx(value, abs=1e-6), key
     expected = pd.DataFrame(world.labels, columns=list(world.vocabulary.names))

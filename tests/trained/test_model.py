@@ -1,0 +1,141 @@
+"""The trained-model object: save/load, new label names under both policies, scoring raw images."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ovmlr.trained import TrainedC2SRT, check_labels, load_trained, save_trained
+from ovmlr.trained.images import open_image
+from ovmlr.trained.labels import similarity_neighbours
+from ovmlr.trained.llm_policy import LLMNeighbourSource
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))  # the recorded OpenAI server
+
+from recorded_openai_server import RecordedOpenAIServer, Reply  # noqa: E402
+
+from ovmlr.llm.cache import empty_cache_frame  # noqa: E402
+from ovmlr.llm.openai_backend import OpenAIChatBackend  # noqa: E402
+from ovmlr.llm.prompt import RELATION_TYPES  # noqa: E402
+
+SEEN = ("cat", "dog", "car", "tree")
+RELATION = RELATION_TYPES[0]
+
+
+def test_save_load_round_trip_gives_identical_scores(trained: TrainedC2SRT, image_files, tmp_path) -> None:
+    folder = save_trained(trained, tmp_path / "model")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "head.safetensors",
+        "trained_model.json",
+        "vocabulary.parquet",
+    ]
+    loaded = load_trained(folder)
+    images = [open_image(p) for p in image_files]
+    labels = ["cat", "lion", "zebra", "fire truck"]
+    before = trained.score(*trained.encode_images(images), trained.labels(labels))
+    after = loaded.score(*loaded.encode_images(images), loaded.labels(labels))
+    np.testing.assert_array_equal(before, after)
+    assert loaded.encoder_id == trained.encoder_id and loaded.templates == trained.templates
+    assert json.loads((folder / "trained_model.json").read_text())["format"] == "ovmlr.trained_c2srt/1"
+
+
+def test_a_fine_tuned_model_keeps_its_student_and_a_local_backbone_is_copied_in(trained, tmp_path) -> None:
+    from ovmlr.backbones.student import StudentImageEncoder
+
+    checkpoint = tmp_path / "backbone.pt"
+    torch.save({"state_dict": trained.backbone().model.state_dict()}, checkpoint)
+    spec = trained.backbone_spec.__class__(
+        **{**trained.backbone_spec.to_dict(), "pretrained": str(checkpoint)}
+    )
+    student = StudentImageEncoder(trained.backbone().model.visual, 1)
+    with torch.no_grad():
+        student.visual.proj.add_(0.3 * torch.randn_like(student.visual.proj))
+    model = TrainedC2SRT(
+        trained.model_config,
+        trained.head_state,
+        trained.vocabulary,
+        spec,
+        trained.templates,
+        student_state=student.state_dict(),
+        trainable_blocks=1,
+    )
+    folder = save_trained(model, tmp_path / "ft")
+    assert {"student.safetensors", "backbone.safetensors"} <= {p.name for p in folder.iterdir()}
+    x = torch.rand(2, 3, 32, 32)
+    expected = model.encode_images(x)[0]
+    checkpoint.unlink()  # the saved model no longer needs the original file
+    loaded = load_trained(folder)
+    assert loaded.mode == "finetune" and loaded.encoder_id != trained.encoder_id
+    np.testing.assert_allclose(loaded.encode_images(x)[0], expected, rtol=1e-6)
+    assert not np.allclose(loaded.encode_images(x)[0], trained.encode_images(x)[0])
+
+
+def test_training_names_reuse_their_entries_and_new_names_get_k_seen_neighbours(trained) -> None:
+    labels = trained.labels(["lion", "  Cat ", "zebra", "fire  truck"])
+    assert labels.names == ("lion", "Cat", "zebra", "fire truck")
+    assert labels.policies == ("training", "training", "similarity", "similarity")
+    vocab = labels.vocabulary
+    assert vocab.names[:4] == labels.names and set(vocab.names[4:]) == {"dog", "car", "tree"}
+    np.testing.assert_array_equal(vocab.text[1], trained.vocabulary.text[0])  # "Cat" is the training "cat"
+    np.testing.assert_allclose(vocab.text[2], trained.text_features(["zebra"])[0], atol=1e-6)
+    roles = dict(zip(vocab.names, vocab.roles, strict=True))
+    for row in vocab.neighbours:  # every neighbour is a seen category of the scoring vocabulary
+        assert all(roles[vocab.names[j]] == "seen" for j in row) and len(row) == 2
+    expected = similarity_neighbours(trained.text_features(["zebra"]), trained.seen.text, 2)[0]
+    assert [vocab.names[j] for j in vocab.neighbours[2]] == [SEEN[j] for j in expected]
+    assert labels.table()["neighbours"][0] == ["cat", "dog"]  # lion's training neighbours
+
+
+def test_scores_of_a_label_do_not_depend_on_the_other_requested_labels(trained) -> None:
+    g, p = trained.encode_images(torch.rand(3, 3, 32, 32))
+    alone = trained.score(g, p, trained.labels(["zebra"]))
+    together = trained.score(g, p, trained.labels(["cat", "zebra", "lion"]))
+    np.testing.assert_allclose(alone[:, 0], together[:, 1], rtol=1e-5, atol=1e-6)
+    own = trained.score(g, p)
+    np.testing.assert_allclose(own[:, [0, 4]], together[:, [0, 2]], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ([], "is empty"),
+        (["cat", "  "], r"labels\[1\] is empty"),
+        (["Dog", "dog "], r"labels\[1\] 'dog' duplicates labels\[0\]"),
+        ("cat", "must be a list"),
+        (["cat", 3], "must be a string"),
+    ],
+)
+def test_bad_label_lists_are_named(names, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_labels(names)
+
+
+def test_the_llm_policy_asks_once_and_falls_back_to_similarity(trained) -> None:
+    def responder(request: dict, call: int) -> Reply:
+        target = re.search(r"new category \*\*(.+?)\*\*", request["messages"][0]["content"]).group(1)
+        dog = {"category": "dog", "relationship": RELATION, "strength": "High", "explanation": "both animals"}
+        return Reply(json.dumps({"related": [dog] if target == "zebra" else []}))
+
+    with RecordedOpenAIServer(responder) as server:
+        backend = OpenAIChatBackend("recorded", server.base_url, require_api_key=False, max_retries=0)
+        params = {"n_queries": 2, "temperature": 0.0, "max_tokens": 64}
+        source = LLMNeighbourSource(backend, empty_cache_frame(), params)
+        labels = trained.labels(["zebra", "cat", "rocket"], policy="llm", llm=source)
+        assert len(server.requests) == 4  # 2 new names x 2 queries; "cat" is a training name
+        again = LLMNeighbourSource(backend, source.cache, params)
+        trained.labels(["zebra", "rocket"], policy="llm", llm=again)
+        assert len(server.requests) == 4 and again.new_cache_rows().empty  # answered from the cache
+    assert labels.policies == ("llm", "training", "llm")
+    table = labels.table()
+    assert table["neighbours"][0][0] == "dog"  # the LLM's answer first, similarity tops up to K
+    expected = similarity_neighbours(trained.text_features(["rocket"]), trained.seen.text, 2)[0]
+    assert table["neighbours"][2] == [SEEN[j] for j in expected]
+    assert len(source.new_cache_rows()) == 4
+    with pytest.raises(ValueError, match="needs an LLM source"):
+        trained.labels(["zebra"], policy="llm")
