@@ -89,7 +89,7 @@ def test_training_names_reuse_their_entries_and_new_names_get_k_seen_neighbours(
         assert all(roles[vocab.names[j]] == "seen" for j in row) and len(row) == 2
     expected = similarity_neighbours(trained.text_features(["zebra"]), trained.seen.text, 2)[0]
     assert [vocab.names[j] for j in vocab.neighbours[2]] == [SEEN[j] for j in expected]
-    assert labels.table()["neighbours"][0] == ["cat", "dog"]  # lion's training neighbours
+    assert labels.table()["neighbours"][0] == ["Cat", "dog"]  # lion's training neighbours, as requested
 
 
 def test_scores_of_a_label_do_not_depend_on_the_other_requested_labels(trained) -> None:
