@@ -63,10 +63,10 @@ from ovmlr.models import (
     ranking_loss,
     zero_shot_scores,
 )
-from ovmlr.pipelines.ablation.nodes import markdown_table
-from ovmlr.relations.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
-from ovmlr.pipelines.relation_mining.nodes import select_neighbours
 from ovmlr.pipelines.training.nodes import assemble_eval_split, assemble_train_split, build_vocabulary
+from ovmlr.relations.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
+from ovmlr.relations.select import relation_neighbours
+from ovmlr.reporting.tables import markdown_table
 from ovmlr.training.fit import best_epoch, fit, frozen_task
 from ovmlr.training.loop import FeatureSplit, TrainingConfig, resolve_device
 from ovmlr.training.model_factory import resolve_model_config
@@ -118,7 +118,7 @@ def load_inputs(with_test: bool) -> dict[str, Any]:
 
 def similarity_vocabulary(tables: dict[str, Any], vocabulary: Vocabulary, prompt: str) -> Vocabulary:
     """The vocabulary with text-similarity neighbours (Table 4's similarity source) instead of the LLM's."""
-    _, neighbours, _ = select_neighbours(
+    _, neighbours, _ = relation_neighbours(
         tables["category_split"],
         tables["text_features"],
         tables["train_labels"],

@@ -11,10 +11,24 @@ from ovmlr.data.tagged_art.render import rasterise_svg
 
 # codepoint file -> file name (the emoji's meaning is in the name only for people reading the folder)
 EMOJI = {
-    "1f994": "hedgehog", "1f41e": "ladybug", "1f353": "strawberry", "1f3b8": "guitar", "1f680": "rocket",
-    "2603": "snowman", "1f431": "cat-face", "1f333": "tree", "2764": "red-heart", "2b50": "star",
-    "1f6b2": "bicycle", "1f355": "pizza", "2602": "umbrella", "26f5": "sailboat", "1f33b": "sunflower",
-    "1f427": "penguin", "1f4da": "books", "1f419": "octopus",
+    "1f994": "hedgehog",
+    "1f41e": "ladybug",
+    "1f353": "strawberry",
+    "1f3b8": "guitar",
+    "1f680": "rocket",
+    "2603": "snowman",
+    "1f431": "cat-face",
+    "1f333": "tree",
+    "2764": "red-heart",
+    "2b50": "star",
+    "1f6b2": "bicycle",
+    "1f355": "pizza",
+    "2602": "umbrella",
+    "26f5": "sailboat",
+    "1f33b": "sunflower",
+    "1f427": "penguin",
+    "1f4da": "books",
+    "1f419": "octopus",
 }
 FORMATS = ("png", "jpg", "webp", "grey.png")
 
@@ -26,9 +40,7 @@ def save(image: Image.Image, path: Path, kind: str) -> None:
         return
     white = Image.new("RGB", image.size, (255, 255, 255))
     white.paste(image, mask=image.getchannel("A"))
-    if kind == "jpg":
-        white.save(path, quality=90)
-    elif kind == "webp":
+    if kind in {"jpg", "webp"}:
         white.save(path, quality=90)
     else:
         white.convert("L").save(path)

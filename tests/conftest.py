@@ -1,5 +1,7 @@
 """Project-wide test fixtures."""
 
+from pathlib import Path
+
 import mlflow
 import pytest
 from mlflow.tracking import fluent
@@ -28,6 +30,7 @@ def isolated_mlflow(tmp_path, monkeypatch):
 
 # A tiny trained model shared by the tests of the trained-model object, the registry and the predict stage.
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from ovmlr.backbones import BackboneSpec  # noqa: E402
 from ovmlr.models import config_to_dict, load_model_config  # noqa: E402
@@ -78,3 +81,30 @@ def trained_fixture() -> TrainedC2SRT:
 def make_trained_fixture():
     """``make_trained(seed=3, **fields)``: a fresh tiny trained model."""
     return make_trained
+
+
+def write_images(folder: Path) -> list[Path]:
+    """Five images: RGB JPEG, RGBA PNG, greyscale PNG, WebP (odd size), palette GIF."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    rgb = rng.integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    paths = [
+        folder / "a.jpg",
+        folder / "b.png",
+        folder / "c.png",
+        folder / "sub" / "d.webp",
+        folder / "e.gif",
+    ]
+    paths[3].parent.mkdir(exist_ok=True)
+    Image.fromarray(rgb).save(paths[0])
+    rgba = np.concatenate([rgb, rng.integers(0, 255, (40, 56, 1), dtype=np.uint8)], axis=2)
+    Image.fromarray(rgba, "RGBA").save(paths[1])
+    Image.fromarray(rgb[..., 0]).save(paths[2])
+    Image.fromarray(rng.integers(0, 255, (23, 71, 3), dtype=np.uint8)).save(paths[3])
+    Image.fromarray(rgb).convert("P").save(paths[4])
+    return paths
+
+
+@pytest.fixture(name="image_files")
+def image_files_fixture(tmp_path: Path) -> list[Path]:
+    return write_images(tmp_path / "images")

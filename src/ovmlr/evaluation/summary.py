@@ -114,7 +114,8 @@ def metrics_markdown(summary: Mapping[str, Any]) -> str:
         f"# Evaluation on the test split: {summary['n_images']} images, {summary['n_categories']} "
         f"categories ({summary['n_unseen']} unseen)",
         "",
-        f"Model `{model['name']}@{model['alias']}` (run `{model['run_id']}`). Values in percent; "
+        f"Model `{model['name']}@{model['alias']}` ({model.get('mode')}, dataset `{model.get('dataset')}`, "
+        f"epoch {model.get('epoch')}, fingerprint `{model.get('fingerprint')}`). Values in percent; "
         "ZSL: unseen categories only, GZSL: seen + unseen.",
     ]
     if summary["zsl_skipped_ks"]:

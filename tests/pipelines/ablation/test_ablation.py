@@ -161,9 +161,10 @@ def _plan_and_run(ablation: dict, stored: pd.DataFrame) -> tuple[pd.DataFrame, p
         tables["llm_relation_scores"],
         tables["llm_parse_stats"],
         BACKBONE,
-        {},
+        {"model_name": "ovmlr-test-unused"},  # frozen variants never load the backbone
         pd.DataFrame(),
         RELATION,
+        ["a photo of a {}."],
     )
     rows = [c for c in chunks if not c.empty]
     return plan, (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame())

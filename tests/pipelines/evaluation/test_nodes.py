@@ -191,7 +191,7 @@ def test_report_metrics_formats_mlflow_and_markdown(world) -> None:
         _method_scores(world),
         _split(world),
         world.vocabulary,
-        {"name": "ovmlr-c2srt", "alias": "champion", "run_id": "abc"},
+        {"name": "ovmlr-c2srt", "alias": "champion", "mode": "frozen", "dataset": "d", "epoch": 2},
         {},
         [1, 3],
     )
@@ -200,7 +200,7 @@ def test_report_metrics_formats_mlflow_and_markdown(world) -> None:
     assert mlflow_metrics["c2srt/zsl/mAP"] == {"value": zsl_map, "step": 0}
     assert "c2srt/zsl/P_at_3" not in mlflow_metrics
     assert f"| C²SRT | {100 * zsl_map:.1f} |" in markdown
-    assert "`ovmlr-c2srt@champion` (run `abc`)" in markdown and "K = [3]" in markdown
+    assert "`ovmlr-c2srt@champion` (frozen, dataset `d`, epoch 2" in markdown and "K = [3]" in markdown
     assert markdown.count("\n| ") == 4  # header + 3 methods
 
 

@@ -29,6 +29,7 @@ PARAMS = {
         "model_alias": "champion",
         "ks": [1, 3],
         "batch_size": 5,
+        "image_root": ".",
         "device": "cpu",
         "baselines": {"prompt": "__ensemble__", "mkt_k": 16},
         "reports": {
