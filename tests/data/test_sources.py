@@ -13,7 +13,7 @@ def test_unknown_or_missing_option_is_an_error():
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['grid'\] for FashionMNISTConfig"):
         make_config(FashionMNISTConfig, {"mosaic_dir": "m", "grid": 3})
     with pytest.raises(
-        ValueError, match="data_processing.source: .*missing 1 required positional argument: 'mosaic_dir'"
+        ValueError, match="data_processing.sources: .*missing 1 required positional argument: 'mosaic_dir'"
     ):
         make_config(FashionMNISTConfig, {})
 
@@ -27,9 +27,11 @@ def test_builder_is_chosen_by_the_release_type(tiny_fashion_release):
         "val_images": 5,
         "test_images": 5,
     }
-    tables = build_tables(tiny_fashion_release, options, seed=0)
+    tables = build_tables(tiny_fashion_release, {"fashion_mnist": options, "tagged_art": {"x": 1}}, seed=0)
     assert len(tables.image_manifest) == 15
+    with pytest.raises(ValueError, match="data_processing.sources has no 'fashion_mnist' section"):
+        build_tables(tiny_fashion_release, {"tagged_art": options}, seed=0)
     with pytest.raises(
         TypeError, match="raw_source loaded a dict; expected one of: FashionMNISTRelease, NusWideRelease"
     ):
-        build_tables({}, options, seed=0)
+        build_tables({}, {"fashion_mnist": options}, seed=0)

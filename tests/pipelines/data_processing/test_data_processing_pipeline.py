@@ -11,6 +11,7 @@ from ovmlr.datasets import ImageFolderDataset
 from ovmlr.pipelines.data_processing import create_pipeline
 from ovmlr.pipelines.data_processing.pipeline import OUTPUTS
 
+SOURCE = "fashion_mnist"  # the release below is a Fashion-MNIST one
 OPTIONS = {
     "pretrain_train_items": 60,
     "pretrain_heldout_items": 40,
@@ -38,7 +39,7 @@ def make_catalog(mosaic_dir, images_dataset) -> DataCatalog:
     datasets = {name: MemoryDataset() for name in OUTPUTS}
     datasets |= {
         "raw_source": MemoryDataset(tiny_release()),
-        "params:data_processing.source": MemoryDataset({**OPTIONS, "mosaic_dir": str(mosaic_dir)}),
+        "params:data_processing.sources": MemoryDataset({SOURCE: {**OPTIONS, "mosaic_dir": str(mosaic_dir)}}),
         "params:data_processing.seed": MemoryDataset(5),
         "mosaic_images": images_dataset,
     }
@@ -82,6 +83,6 @@ def test_a_rerun_keeps_the_unchanged_pngs_and_their_mtimes(tmp_path):
 
 def test_bad_options_fail_the_node_with_a_clear_message(tmp_path):
     catalog = make_catalog(tmp_path, MemoryDataset())
-    catalog["params:data_processing.source"] = MemoryDataset({**OPTIONS, "mosaic_dir": "m", "tiles": 3})
-    with pytest.raises(ValueError, match=r"data_processing.source: unknown option\(s\) \['tiles'\]"):
+    catalog["params:data_processing.sources"] = MemoryDataset({SOURCE: {**OPTIONS, "mosaic_dir": "m", "tiles": 3}})
+    with pytest.raises(ValueError, match=rf"data_processing.sources.{SOURCE}: unknown option\(s\) \['tiles'\]"):
         run(catalog)

@@ -10,7 +10,7 @@ from ovmlr.data.sources import SourceRelease, build_tables
 logger = logging.getLogger(__name__)
 
 
-def build_dataset(raw_source: SourceRelease, source_options: dict[str, Any], seed: int) -> dict[str, Any]:
+def build_dataset(raw_source: SourceRelease, sources: dict[str, Any], seed: int) -> dict[str, Any]:
     """Turn a raw dataset release into the data contracts shared by every later stage.
 
     The release type (tagged art, Fashion-MNIST, NUS-WIDE, Open Images; chosen by the Kedro environment's
@@ -18,7 +18,8 @@ def build_dataset(raw_source: SourceRelease, source_options: dict[str, Any], see
 
     Args:
         raw_source: The release loaded by the ``raw_source`` dataset.
-        source_options: Builder options, e.g. mosaic sizes or the NUS-WIDE val fraction.
+        sources: Builder options by source name (``data_processing.sources``), e.g. mosaic sizes or the
+            NUS-WIDE val fraction; the release's type picks its section.
         seed: Seed of every random choice (mosaic layouts, val split).
 
     Returns:
@@ -26,7 +27,7 @@ def build_dataset(raw_source: SourceRelease, source_options: dict[str, Any], see
         ``mosaic_layout``, ``vocabulary_report`` (DataFrames) and ``mosaic_images`` (image id -> callable
         rendering a PIL image; empty for photo datasets).
     """
-    tables = build_tables(raw_source, source_options, seed)
+    tables = build_tables(raw_source, sources, seed)
     counts = tables.image_manifest["split"].value_counts().reindex(["train", "val", "test"], fill_value=0)
     logger.info(
         "Dataset: %d categories; images train %d, val %d, test %d; %d skipped (see data_report)",

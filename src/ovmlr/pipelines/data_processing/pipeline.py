@@ -22,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 build_dataset,
-                inputs=["raw_source", "params:data_processing.source", "params:data_processing.seed"],
+                inputs=["raw_source", "params:data_processing.sources", "params:data_processing.seed"],
                 outputs={name: name for name in OUTPUTS},
                 name="build_dataset_node",
             )
