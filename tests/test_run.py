@@ -1,10 +1,7 @@
-"""Boot the project from a temporary copy and run ``train``, then ``evaluation``, ``predict`` and ``ablation``, through
-Kedro on a tiny configuration of the default dataset (tagged art: the real Openclipart animals folder and the
-Noto emoji with their CLDR keywords, demo backbone, MLflow on sqlite); and ``train`` in the ``fashion_mnist``
-environment on the real Fashion-MNIST files.
-
-Each pipeline runs in its own session, as a user runs them one after the other: whatever a later pipeline
-reads from an earlier one must therefore be persisted by the catalog."""
+"""Boot the project from a temporary copy and run ``train``, then ``evaluation``, ``predict`` and
+``ablation``, through Kedro on a tiny configuration of the default dataset (tagged art: the real Openclipart
+animals folder and the Noto emoji with their CLDR keywords, demo backbone, MLflow on sqlite); and ``train``
+in the ``fashion_mnist`` environment on the real Fashion-MNIST files."""
 
 import json
 import shutil
@@ -24,7 +21,9 @@ EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 MODEL_NAME = "ovmlr-c2srt-tagged-art"
 
 TINY = {
-    "data_processing": {"sources": {"tagged_art": {"train_images": 160, "val_images": 48, "test_images": 64}}},
+    "data_processing": {
+        "sources": {"tagged_art": {"train_images": 160, "val_images": 48, "test_images": 64}}
+    },
     "category_sets": {"num_unseen": 8},
     "backbone": {"demo": {"training": {"epochs": 1, "batch_size": 64, "warmup_steps": 2, "max_items": 512}}},
     # finetune (the paper's mode; the default is frozen for the CPU budget) covers the student end to end
@@ -148,7 +147,9 @@ def test_train_then_evaluate_end_to_end(project, monkeypatch):
     assert "open_clip_torch==" in requirements and "torch_geometric==" in requirements, requirements
     assert (local / "code" / "ovmlr" / "trained" / "pyfunc.py").exists()
     folder = local / "artifacts" / "trained_model"
-    assert {"backbone.safetensors", "student.safetensors", "MODEL_CARD.md"} <= {p.name for p in folder.iterdir()}
+    assert {"backbone.safetensors", "student.safetensors", "MODEL_CARD.md"} <= {
+        p.name for p in folder.iterdir()
+    }
     assert not list(local.rglob("*.pkl"))  # models from code: nothing pickled
 
     _run(project, "evaluation", {})

@@ -56,3 +56,18 @@ def test_loaded_backbone_is_frozen_and_in_eval_mode(tiny_backbone):
 def test_device_auto_picks_cuda_only_when_present():
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_loading_prints_no_third_party_report(capfd, caplog):
+    """The MiniLM text tower's "LOAD REPORT" table, open_clip's INFO chatter and transformers' progress bar
+    stay out of the log; ovmlr's own warning about random weights stays in."""
+    from ovmlr.backbones import BackboneSpec, load_backbone
+
+    spec = BackboneSpec(model_name="ovmlr-demo-vit-p12-96", allow_random_weights=True)
+    with caplog.at_level("INFO"):
+        load_backbone(spec)
+    out, err = capfd.readouterr()
+    shown = out + err + caplog.text
+    assert "LOAD REPORT" not in shown and "UNEXPECTED" not in shown and "Loading weights" not in shown
+    assert "Parsing model identifier" not in shown
+    assert "RANDOM WEIGHTS" in caplog.text

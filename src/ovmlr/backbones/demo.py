@@ -36,6 +36,7 @@ from torch import nn
 
 from .canvas import place_on_canvas, place_rgba_on_canvas, pool_items, to_model_input
 from .features import ensemble_text_features, fill_templates
+from .loading import quiet_loading
 from .loss import MultiPositiveClipLoss
 
 logger = logging.getLogger(__name__)
@@ -414,7 +415,8 @@ def create_initial_model(model_name: str, seed: int, device: torch.device) -> tu
 
     The image tower is drawn from ``seed`` without touching the global RNG state.
     """
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), quiet_loading():
         torch.manual_seed(seed)
         model = open_clip.create_model(model_name, pretrained=None, device=device)
-    return model, open_clip.get_tokenizer(model_name)
+        tokenizer = open_clip.get_tokenizer(model_name)
+    return model, tokenizer

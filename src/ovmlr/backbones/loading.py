@@ -8,9 +8,10 @@ explicitly allows them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,30 @@ def _creation_kwargs(spec: BackboneSpec) -> dict[str, Any]:
     return kwargs
 
 
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Silence third-party load chatter: open_clip's INFO lines on the root logger, and transformers'
+    per-load "LOAD REPORT" table and weight-loading progress bar (an HF text tower's unused pooler weights
+    are expected). Warnings of open_clip and errors of both still show."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # no Hugging Face tower possible
+        hf_logging = None
+    previous_disable = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    if hf_logging is not None:
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.disable(previous_disable)
+        if hf_logging is not None:
+            hf_logging.set_verbosity(verbosity)
+            hf_logging.enable_progress_bar()
+
+
 def load_backbone(spec: BackboneSpec, device: str | torch.device = "cpu") -> LoadedBackbone:
     """Build the frozen backbone of ``spec`` on ``device``.
 
@@ -143,11 +168,11 @@ def load_backbone(spec: BackboneSpec, device: str | torch.device = "cpu") -> Loa
     device = torch.device(device)
     register_spec_config(spec)
     kwargs = _creation_kwargs(spec)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), quiet_loading():
         torch.manual_seed(spec.random_seed)
         model, preprocess_train, preprocess = open_clip.create_model_and_transforms(
             spec.model_name, device=device, **kwargs
         )
+        tokenizer = open_clip.get_tokenizer(spec.model_name)
     model.eval().requires_grad_(False)
-    tokenizer = open_clip.get_tokenizer(spec.model_name)
     return LoadedBackbone(model, preprocess, preprocess_train, tokenizer, spec, device)

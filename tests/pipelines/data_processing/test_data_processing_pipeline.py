@@ -83,6 +83,10 @@ def test_a_rerun_keeps_the_unchanged_pngs_and_their_mtimes(tmp_path):
 
 def test_bad_options_fail_the_node_with_a_clear_message(tmp_path):
     catalog = make_catalog(tmp_path, MemoryDataset())
-    catalog["params:data_processing.sources"] = MemoryDataset({SOURCE: {**OPTIONS, "mosaic_dir": "m", "tiles": 3}})
-    with pytest.raises(ValueError, match=rf"data_processing.sources.{SOURCE}: unknown option\(s\) \['tiles'\]"):
+    catalog["params:data_processing.sources"] = MemoryDataset(
+        {SOURCE: {**OPTIONS, "mosaic_dir": "m", "tiles": 3}}
+    )
+    with pytest.raises(
+        ValueError, match=rf"data_processing.sources.{SOURCE}: unknown option\(s\) \['tiles'\]"
+    ):
         run(catalog)
