@@ -1,7 +1,10 @@
 """Boot the project from a temporary copy and run ``train``, then ``evaluation``, ``predict`` and
 ``ablation``, through Kedro on a tiny configuration of the default dataset (tagged art: the real Openclipart
 animals folder and the Noto emoji with their CLDR keywords, demo backbone, MLflow on sqlite); and ``train``
-in the ``fashion_mnist`` environment on the real Fashion-MNIST files."""
+in the ``fashion_mnist`` environment on the real Fashion-MNIST files.
+
+Each pipeline runs in its own session, as a user runs them one after the other: whatever a later pipeline
+reads from an earlier one must therefore be persisted by the catalog."""
 
 import json
 import shutil
