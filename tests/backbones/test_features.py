@@ -66,3 +66,33 @@ def test_ensemble_of_a_hand_worked_case():
 def test_templates_need_exactly_one_placeholder(template):
     with pytest.raises(ValueError, match="exactly one"):
         fill_templates([template], NAMES)
+
+
+def test_trim_padding_drops_only_all_padding_columns():
+    from ovmlr.backbones.features import trim_padding
+
+    tokens = torch.tensor([[5, 6, 0, 0, 0], [5, 6, 7, 0, 0]])
+    assert trim_padding(tokens).tolist() == [[5, 6, 0], [5, 6, 7]]
+    assert trim_padding(torch.zeros(2, 3, dtype=torch.long)).shape == (2, 3)
+
+
+def test_clips_own_text_tower_keeps_its_context(tiny_backbone):
+    from ovmlr.backbones.features import encode_prompts
+
+    prompts = ["a photo of a cat.", "a dog."]
+    with torch.inference_mode():
+        full = tiny_backbone.model.encode_text(tiny_backbone.tokenizer(prompts), normalize=True)
+    ours = encode_prompts(tiny_backbone.model, tiny_backbone.tokenizer, prompts, 1, torch.device("cpu"))
+    torch.testing.assert_close(ours, full, rtol=1e-5, atol=1e-6)
+
+
+def test_trimmed_padding_is_exact_for_a_hugging_face_tower():
+    from ovmlr.backbones import BackboneSpec, load_backbone
+    from ovmlr.backbones.features import encode_prompts
+
+    loaded = load_backbone(BackboneSpec(model_name="ovmlr-demo-vit-p12-96", allow_random_weights=True))
+    prompts = ["a drawing of a cat.", "clip art of a fire truck with a ladder."]
+    with torch.inference_mode():
+        full = loaded.model.encode_text(loaded.tokenizer(prompts), normalize=True)
+    ours = encode_prompts(loaded.model, loaded.tokenizer, prompts, 2, torch.device("cpu"))
+    torch.testing.assert_close(ours, full, rtol=1e-5, atol=1e-6)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
+from open_clip.hf_model import HFTextEncoder
 from open_clip.transformer import VisionTransformer
 from torch import nn
 
@@ -65,6 +66,21 @@ def fill_templates(templates: Sequence[str], names: Sequence[str]) -> list[str]:
     return [template.format(name) for template in templates for name in names]
 
 
+def trim_padding(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
+    """``tokens`` without the trailing columns that are padding in every row.
+
+    Exact for a Hugging Face text tower (it masks padding and pools over the unmasked tokens): the padding
+    columns change nothing but the cost (prompts of ~10 tokens padded to a context of 32 cost ~2.4x more,
+    measured on the demo's MiniLM). open_clip's own text transformer has a fixed-size causal mask and gets
+    its full context.
+
+    Shapes:
+        tokens ``[N, L]`` -> ``[N, L']`` with ``L' <= L``.
+    """
+    used = (tokens != pad_id).any(dim=0).nonzero()
+    return tokens[:, : int(used.max()) + 1] if len(used) else tokens
+
+
 @torch.inference_mode()
 def encode_prompts(
     model: nn.Module,
@@ -73,10 +89,15 @@ def encode_prompts(
     batch_size: int,
     device: torch.device,
 ) -> torch.Tensor:
-    """L2-normalised text features of ``prompts`` (Eq. 3), ``[N, D]`` on the CPU, float32."""
+    """L2-normalised text features of ``prompts`` (Eq. 3), ``[N, D]`` on the CPU, float32.
+
+    With a Hugging Face text tower, each batch is cut to its longest prompt (:func:`trim_padding`).
+    """
+    trim = isinstance(getattr(model, "text", None), HFTextEncoder)
     chunks = []
     for start in range(0, len(prompts), batch_size):
-        tokens = tokenizer(list(prompts[start : start + batch_size])).to(device)
+        tokens = tokenizer(list(prompts[start : start + batch_size]))
+        tokens = (trim_padding(tokens, model.text.config.pad_token_id) if trim else tokens).to(device)
         chunks.append(model.encode_text(tokens, normalize=True).float().cpu())
     return torch.cat(chunks) if chunks else torch.empty(0, 0)
 
