@@ -139,3 +139,31 @@ def test_the_llm_policy_asks_once_and_falls_back_to_similarity(trained) -> None:
     assert len(source.new_cache_rows()) == 4
     with pytest.raises(ValueError, match="needs an LLM source"):
         trained.labels(["zebra"], policy="llm")
+
+
+def test_the_ist_context_is_exact_and_only_as_large_as_the_graph_needs(trained) -> None:
+    g, p = trained.encode_images(torch.rand(3, 3, 32, 32))
+    one = trained.labels(["lion"])  # lion -> cat, dog (1 hop) -> dog, car, cat, tree (2 hops)
+    assert one.vocabulary.names[0] == "lion" and len(one.vocabulary) == 5
+    np.testing.assert_allclose(
+        trained.score(g, p, one)[:, 0], trained.score(g, p)[:, 4], rtol=1e-5, atol=1e-6
+    )
+    shallow = make_shallow(trained)
+    assert len(shallow.labels(["lion"]).vocabulary) == 3  # one GAT layer: lion and its 2 neighbours
+    np.testing.assert_allclose(
+        shallow.score(g, p, shallow.labels(["lion"]))[:, 0], shallow.score(g, p)[:, 4], rtol=1e-5, atol=1e-6
+    )
+
+
+def make_shallow(trained: TrainedC2SRT) -> TrainedC2SRT:
+    """The same model with a one-layer IST (fresh weights)."""
+    from ovmlr.training.model_factory import build_model
+
+    config = {**trained.model_config, "ist": {**trained.model_config["ist"], "layers": 1}}
+    return TrainedC2SRT(
+        config,
+        build_model(config, seed=5).state_dict(),
+        trained.vocabulary,
+        trained.backbone_spec,
+        trained.templates,
+    )

@@ -82,9 +82,8 @@ class LabelSet:
 
     Attributes:
         names: The requested labels (normalised), in request order.
-        vocabulary: What the model scores: the requested labels first, then every training-seen category not
-            requested (the IST graph needs the text features of every neighbour, and neighbours of
-            neighbours).
+        vocabulary: What the model scores: the requested labels first, then the seen categories their scores
+            depend on through the IST graph (neighbours, and theirs, up to the number of GAT layers).
         policies: Per requested label, where its neighbours came from: ``training``, ``similarity``, ``llm``.
     """
 

@@ -231,6 +231,12 @@ class TrainedC2SRT:
         vocab = self.vocabulary
         return LabelSet(vocab.names, vocab, (TRAINING,) * len(vocab))
 
+    def _graph_depth(self) -> int:
+        """Hops of the IST graph one category's score depends on (its GAT layers; 0 without IST)."""
+        if not self.model_config.get("use_ist", True):
+            return 0
+        return int(self.model_config.get("ist", {}).get("layers", 1))
+
     def _label_set(
         self,
         names: tuple[str, ...],
@@ -240,30 +246,46 @@ class TrainedC2SRT:
         new_neighbours: np.ndarray,
         policy: str,
     ) -> LabelSet:
-        """Requested names first, then the seen categories not requested; neighbours index this order."""
+        """Requested names first, then the seen categories their scores depend on through IST.
+
+        A category's score depends on its own features and, through L GAT layers, on the categories within
+        L hops of the neighbour graph; every other category is left out (exact, and what makes a short label
+        list cheap to score). A context category at the last hop keeps only the neighbours present (the
+        others point to another entry of the list): its own output is never read.
+        """
         vocab, seen_rows = self.vocabulary, np.flatnonzero(~self.vocabulary.unseen_mask)
         requested = [known.get(n.casefold(), -1) for n in names]
-        extra = [int(i) for i in seen_rows if int(i) not in set(requested)]
-        order = requested + extra  # rows of the training vocabulary; -1 = new name
-        position = {row: i for i, row in enumerate(order) if row >= 0}
-        seen_position = np.array([position[int(i)] for i in seen_rows], dtype=np.int64)
         new_index = {n: i for i, n in enumerate(new)}
+        first_hop = [int(seen_rows[j]) for n in new for j in new_neighbours[new_index[n]]]
+        first_hop += [int(j) for r in requested if r >= 0 for j in vocab.neighbours[r]]
+        depth_left = max(0, self._graph_depth() - 1)
+        context = set(first_hop) if self._graph_depth() else set()
+        frontier = list(dict.fromkeys(first_hop))
+        for _ in range(depth_left):
+            frontier = [int(j) for row in frontier for j in vocab.neighbours[row] if int(j) not in context]
+            frontier = list(dict.fromkeys(frontier))
+            context.update(frontier)
+        extra = sorted(context - {r for r in requested if r >= 0})
+        order = requested + extra  # rows of the training vocabulary; -1 = a new name
+        position = {row: i for i, row in enumerate(order) if row >= 0}
         text, neighbours, roles = [], [], []
-        for name, row in zip([*names, *(vocab.names[i] for i in extra)], order, strict=True):
+        for i, (name, row) in enumerate(zip([*names, *(vocab.names[r] for r in extra)], order, strict=True)):
+            other = 1 if i == 0 and len(order) > 1 else 0  # a placeholder neighbour that is not itself
             if row >= 0:
                 text.append(vocab.text[row])
-                neighbours.append([position[int(j)] for j in vocab.neighbours[row]])
+                neighbours.append([position.get(int(j), other) for j in vocab.neighbours[row]])
                 roles.append(vocab.roles[row])
             else:
                 text.append(new_text[new_index[name]])
-                neighbours.append(seen_position[new_neighbours[new_index[name]]].tolist())
+                rows = seen_rows[new_neighbours[new_index[name]]]
+                neighbours.append([position.get(int(j), other) for j in rows])
                 roles.append("unseen")
         scoring = Vocabulary(
             category_ids=np.array([vocab.category_ids[r] if r >= 0 else -1 for r in order], dtype=np.int64),
-            names=tuple([*names, *(vocab.names[i] for i in extra)]),
+            names=tuple([*names, *(vocab.names[r] for r in extra)]),
             roles=tuple(roles),
             text=np.stack(text).astype(np.float32),
-            neighbours=np.array(neighbours, dtype=np.int64),
+            neighbours=np.array(neighbours, dtype=np.int64).reshape(len(order), -1),
         )
         policies = tuple(TRAINING if r >= 0 else policy for r in requested)
         return LabelSet(names, scoring, policies)
