@@ -72,7 +72,7 @@ def predict_run(trained, folder: str, labels: list[str], cache: str, batch_size:
     start = time.perf_counter()
     images = list_prediction_images(folder)
     dataset = EmbeddingCacheDataset(cache)
-    params = {"batch_size": batch_size, "num_workers": 0}
+    params = {"batch_size": batch_size, "num_workers": 0, "chunk_size": 1024}
     for chunk in encode_prediction_images(trained, images, dataset.load(), params):
         dataset.save(chunk)
     table, _, skipped = score_prediction_images(trained, label_set, images, dataset.load(), 5, batch_size)

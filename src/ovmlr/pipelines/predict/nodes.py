@@ -109,7 +109,8 @@ def encode_prediction_images(
     """Encode the readable images not in the prediction cache yet (one cache shard per ``chunk_size``).
 
     Yields:
-        :class:`EmbeddingChunk` s of the model's encoder (an empty one when nothing is new).
+        :class:`EmbeddingChunk` s of the model's encoder, one per ``chunk_size`` images (an empty one when
+        nothing is new): an interrupted run keeps the shards written so far.
     """
     encoder_id = predict_model.encoder_id
     cached = prediction_embedding_index.store(encoder_id).status()
@@ -124,14 +125,28 @@ def encode_prediction_images(
     size = tuple(size) if isinstance(size, tuple | list) else (size, size)
     dataset = UserImageDataset(todo["path"].tolist(), predict_model.preprocess, size)
     loader = DataLoader(dataset, batch_size=int(params["batch_size"]), num_workers=int(params["num_workers"]))
-    keys, done = todo["image_key"].tolist(), 0
+    keys, done, buffer = todo["image_key"].tolist(), 0, []
+    chunk_size = int(params.get("chunk_size", 1024))
     with _progress(len(todo), "predict: images") as bar:
         for images, errors in loader:
             g, p = predict_model.encode_images(images)
-            batch_keys = keys[done : done + len(errors)]
+            buffer.append((keys[done : done + len(errors)], g, p, [e or None for e in errors]))
             done += len(errors)
             bar.update(len(errors))
-            yield EmbeddingChunk(encoder_id, batch_keys, g, p, [e or None for e in errors])
+            if sum(len(b[0]) for b in buffer) >= chunk_size or done == len(todo):
+                yield _chunk(encoder_id, buffer)
+                buffer = []
+
+
+def _chunk(encoder_id: str, buffer: list[tuple[list[str], np.ndarray, np.ndarray, list]]) -> EmbeddingChunk:
+    """One cache shard of the buffered batches."""
+    return EmbeddingChunk(
+        encoder_id,
+        [k for b in buffer for k in b[0]],
+        np.concatenate([b[1] for b in buffer]),
+        np.concatenate([b[2] for b in buffer]),
+        [e for b in buffer for e in b[3]],
+    )
 
 
 def score_prediction_images(
