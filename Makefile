@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint viz mlflow-ui dataset dataset-fashion-mnist install clean-data
+.PHONY: run test lint viz mlflow-ui dataset dataset-fashion-mnist install clean-data predict predict-demo serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ dataset-fashion-mnist:
 
 run: install dataset
 	$(BIN)/kedro run --pipeline=train
+
+# Tag a folder of images with label names of your own (defaults: conf/base/parameters_predict.yml, the
+# Twemoji demo folder); the model is the champion registered by `make run`.
+predict-demo:
+	@PYTHON=$(BIN)/python bash scripts/predict_demo_images.sh
+
+predict: install predict-demo
+	$(BIN)/kedro run --pipeline=predict
+
+# Serve the champion over HTTP on 127.0.0.1:5001 (POST /invocations; README: "Serving").
+serve: install
+	MLFLOW_TRACKING_URI=sqlite:///mlflow.db $(BIN)/mlflow models serve -m "models:/$$(grep '^registered_model_name:' conf/base/globals.yml | cut -d' ' -f2)@champion" --env-manager local -h 127.0.0.1 -p 5001
 
 test: install
 	$(BIN)/python -m pytest
