@@ -36,7 +36,7 @@ class CheckpointStore:
         """The checkpoint of one epoch (a dict as saved)."""
         path = self.root / fingerprint / f"epoch_{epoch:04d}.pt"
         try:
-            return torch.load(path, map_location="cpu", weights_only=False)
+            return torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError as exc:
             raise DatasetError(f"No checkpoint for epoch {epoch} at '{path}'") from exc
         except Exception as exc:  # noqa: BLE001 - re-raised with the file named
