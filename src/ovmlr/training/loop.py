@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ovmlr.metrics import zsl_gzsl_metrics
+from ovmlr.reporting.progress import refresh_interval
 from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def train_one_epoch(
             total=math.ceil(n_items / cfg.batch_size),
             desc=f"epoch {epoch}",
             leave=False,
-            mininterval=2.0,
+            mininterval=refresh_interval(),
         )
         for batch in bar:
             loss, parts = loss_fn(model, batch, *vocabulary)

@@ -28,6 +28,7 @@ from ovmlr.backbones import (
 from ovmlr.backbones.images import ImageFileDataset, hash_files, resolve_paths, stat_files
 from ovmlr.datasets.embedding_cache import EmbeddingChunk, EmbeddingStore
 from ovmlr.metrics import mean_average_precision, zsl_gzsl_metrics
+from ovmlr.reporting.progress import refresh_interval
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ def encode_images(
     keys, paths = todo["image_key"].tolist(), todo["path"].tolist()
     buffer: list[tuple[np.ndarray, np.ndarray, list[str]]] = []
     done = emitted = 0
-    with tqdm(total=len(paths), unit="img", desc="image features", mininterval=2.0) as progress:
+    bar = {"unit": "img", "desc": "image features", "mininterval": refresh_interval()}
+    with tqdm(total=len(paths), **bar) as progress:
         for images, errors in _batches(loaded, paths, params):
             global_feats, patch_feats = encode_image_tokens(loaded.model.visual, images.to(loaded.device))
             buffer.append(

@@ -8,7 +8,6 @@ shard by shard, then every image is scored over the requested labels.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from tqdm.auto import tqdm
 from ovmlr.backbones.images import hash_files
 from ovmlr.datasets.embedding_cache import EmbeddingChunk, EmbeddingStores
 from ovmlr.reporting.contact_sheet import plot_contact_sheet
+from ovmlr.reporting.progress import refresh_interval
 from ovmlr.trained.images import UserImageDataset, find_images, open_image
 from ovmlr.trained.labels import LabelSet
 from ovmlr.trained.llm_policy import LLMNeighbourSource
@@ -96,7 +96,7 @@ def prepare_labels(
 
 def _progress(total: int, desc: str) -> tqdm:
     """A progress bar that redraws at most every 5 s when the log is not a terminal."""
-    return tqdm(total=total, unit="img", desc=desc, mininterval=0.5 if sys.stderr.isatty() else 5.0)
+    return tqdm(total=total, unit="img", desc=desc, mininterval=refresh_interval())
 
 
 @torch.inference_mode()
