@@ -47,7 +47,7 @@ predict: install predict-demo
 
 # Serve the champion over HTTP on 127.0.0.1:5001 (POST /invocations; README: "Serving").
 serve: install
-	MLFLOW_TRACKING_URI=sqlite:///mlflow.db $(BIN)/mlflow models serve -m "models:/$$(grep '^registered_model_name:' conf/base/globals.yml | cut -d' ' -f2)@champion" --env-manager local -h 127.0.0.1 -p 5001
+	PATH="$(abspath $(BIN)):$$PATH" MLFLOW_TRACKING_URI=sqlite:///mlflow.db $(BIN)/mlflow models serve -m "models:/$$(grep '^registered_model_name:' conf/base/globals.yml | cut -d' ' -f2)@champion" --env-manager local -h 127.0.0.1 -p 5001
 
 test: install
 	$(BIN)/python -m pytest

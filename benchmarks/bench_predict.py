@@ -122,6 +122,7 @@ def served(
         command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"{tmp}/model"]
         command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
         env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # uvicorn
         server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:

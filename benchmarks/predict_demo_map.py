@@ -3,7 +3,8 @@
 The predict demo folder (``make predict-demo``: Twemoji mosaics; the default dataset trains on Noto and
 OpenMoji emoji and Openclipart, never Twemoji) names each image's emoji in its file name
 (``03_hedgehog+rocket.png``), which gives labels to score against: mAP over the labels of
-``predict.labels`` for C²SRT (the predict stage's scores) and the backbone's zero-shot cosine, and chance.
+``predict.labels`` and F1@3 per image, for C²SRT (the predict stage's scores) and the backbone's zero-shot
+cosine, and chance.
 A 16-image check of the open-vocabulary path, not a benchmark of the method.
 
 Run from the project root after ``make predict``: ``.venv/bin/python benchmarks/predict_demo_map.py``.
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ovmlr.metrics import mean_average_precision
+from ovmlr.metrics import mean_average_precision, precision_recall_f1_at_k
 from ovmlr.trained import load_trained
 from ovmlr.trained.images import open_image
 
@@ -43,9 +44,10 @@ def main() -> None:
     zero_shot = (g / np.linalg.norm(g, axis=1, keepdims=True)) @ label_set.vocabulary.text[: len(labels)].T
     new = sum(p != "training" for p in label_set.policies)
     print(f"{len(table)} images, {len(labels)} labels ({new} not in the training vocabulary)")
-    print(f"mAP  C²SRT {100 * mean_average_precision(table[labels].to_numpy(), y):.1f}")
-    print(f"mAP  zero-shot {100 * mean_average_precision(zero_shot, y):.1f}")
-    print(f"chance (label frequency) {100 * y.mean():.1f}")
+    for name, scores in (("C²SRT", table[labels].to_numpy()), ("zero-shot", zero_shot)):
+        f1 = precision_recall_f1_at_k(scores, y, 3)[2]
+        print(f"{name:10s} mAP {100 * mean_average_precision(scores, y):.1f}  F1@3 {100 * f1:.1f}")
+    print(f"chance: label frequency {100 * y.mean():.1f}")
 
 
 if __name__ == "__main__":

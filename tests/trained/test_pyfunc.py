@@ -117,6 +117,8 @@ def test_the_served_model_answers_over_http_as_in_process(
     )
     port = _free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    # mlflow starts `uvicorn` from PATH: the venv's bin folder must be on it even when it is not activated
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/served@champion"]
     command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
