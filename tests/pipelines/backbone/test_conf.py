@@ -7,12 +7,13 @@ from pathlib import Path
 from kedro.config import OmegaConfigLoader
 
 from ovmlr.backbones.demo import DemoTrainingConfig
+from ovmlr.settings import CONFIG_LOADER_ARGS
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
 
 
 def _load():
-    loader = OmegaConfigLoader(str(CONF), base_env="base", default_run_env="local")
+    loader = OmegaConfigLoader(str(CONF), **CONFIG_LOADER_ARGS)
     return loader["catalog"], loader["parameters"], loader["globals"]
 
 

@@ -11,6 +11,7 @@ from kedro.io import DataCatalog
 from ovmlr.datasets import LLMBackendDataset, ShardedParquetDataset
 from ovmlr.llm.local_backend import SMOLLM2_FILE
 from ovmlr.relations.config import LLMQueryConfig
+from ovmlr.settings import CONFIG_LOADER_ARGS
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
 ENTRIES = [
@@ -25,9 +26,7 @@ ENTRIES = [
 
 
 def stage_catalog(runtime_params: dict | None = None) -> DataCatalog:
-    loader = OmegaConfigLoader(
-        str(CONF), base_env="base", default_run_env="local", runtime_params=runtime_params or {}
-    )
+    loader = OmegaConfigLoader(str(CONF), runtime_params=runtime_params or {}, **CONFIG_LOADER_ARGS)
     catalog = loader["catalog"]
     return DataCatalog.from_config({name: catalog[name] for name in ENTRIES})
 
@@ -63,9 +62,7 @@ def test_runtime_params_switch_to_an_openai_compatible_endpoint():
 
 @pytest.mark.parametrize(("env", "source", "k"), [(None, "similarity", 4), ("fashion_mnist", "llm", 3)])
 def test_parameters_are_valid(env, source, k):
-    params = OmegaConfigLoader(str(CONF), base_env="base", default_run_env="local", env=env)["parameters"][
-        "relation_mining"
-    ]
+    params = OmegaConfigLoader(str(CONF), env=env, **CONFIG_LOADER_ARGS)["parameters"]["relation_mining"]
     config = LLMQueryConfig.from_params(params["llm"])
     assert (params["source"], params["k"], params["fallback"], config.n_queries, config.output_format) == (
         source,
