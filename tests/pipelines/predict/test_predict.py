@@ -87,6 +87,7 @@ def test_label_names_from_a_file_a_string_or_a_list(tmp_path) -> None:
     path.write_text("# my labels\nzebra\n\n fire truck \n")
     assert read_label_names(str(path)) == ["zebra", "fire truck"]
     assert read_label_names("zebra,fire truck") == ["zebra", "fire truck"]
+    assert read_label_names("zebra|fire truck|kite") == ["zebra", "fire truck", "kite"]
     assert read_label_names(["a", "b"]) == ["a", "b"]
     (tmp_path / "empty.txt").write_text("# nothing\n")
     with pytest.raises(ValueError, match="lists no label"):

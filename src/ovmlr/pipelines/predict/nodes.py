@@ -47,8 +47,8 @@ def list_prediction_images(images: str | list[str]) -> pd.DataFrame:
 
 
 def read_label_names(labels: str | list[str]) -> list[str]:
-    """Label names from ``predict.labels``: a list, a text file (one per line, ``#`` comments), or a
-    comma-separated string.
+    """Label names from ``predict.labels``: a list, a text file (one per line, ``#`` comments), or a string
+    separated by ``|`` (``cat|fire truck|kite``: Kedro's ``--params`` splits on commas) or by commas.
 
     Raises:
         ValueError: When a file named by ``labels`` has no label (checks of the names: the model's).
@@ -60,7 +60,7 @@ def read_label_names(labels: str | list[str]) -> list[str]:
             raise ValueError(f"predict.labels: the file '{labels}' lists no label")
         return names
     if isinstance(labels, str):
-        return [part for part in labels.split(",")]
+        return labels.split("|") if "|" in labels else labels.split(",")
     return list(labels)
 
 
