@@ -14,8 +14,8 @@ from ovmlr.pipelines.relation_mining.nodes import (
     mine_llm_responses,
     plot_relation_graph,
     score_llm_relations,
-    select_neighbours,
 )
+from ovmlr.relations.select import relation_neighbours
 
 LLM = {"n_queries": 2, "save_every": 3, "shuffle_candidates": False, "output_format": "json"}
 SNEAKER_FIRST = '{"related":[{"category":"sneaker","relationship":"Co-occurrence","strength":"High"}]}'
@@ -107,7 +107,7 @@ def test_llm_source_end_to_end_in_nodes(
     backend = scripted_backend_class({"sandal": [SNEAKER_FIRST, "no idea"]})
     mine_into(cache, requests, backend)
     scores, stats = score_llm_relations(requests, cache.load(), backend)
-    edges, neighbours, report = select_neighbours(
+    edges, neighbours, report = relation_neighbours(
         category_split, text_features, train_labels, scores, stats, "llm", 2, "similarity", 0
     )
     sandal = edges[edges["target_name"] == "sandal"]
@@ -131,7 +131,7 @@ def test_non_llm_sources_give_k_neighbours_for_everyone(
     category_split, text_features, train_labels, source, sandal
 ):
     empty = pd.DataFrame(columns=["category_id", "source_id", "score", "relation_types"])
-    edges, neighbours, report = select_neighbours(
+    edges, neighbours, report = relation_neighbours(
         category_split,
         text_features,
         train_labels,

@@ -32,7 +32,6 @@ from ovmlr.relations.requests import (
     check_category_split,
     to_chat_request,
 )
-from ovmlr.relations.select import relation_neighbours
 
 logger = logging.getLogger(__name__)
 
@@ -154,35 +153,6 @@ def score_llm_relations(
         )
     parses = parse_answers(llm_requests, texts)
     return association_scores(llm_requests, parses), parse_statistics(llm_requests, parses)
-
-
-def select_neighbours(
-    category_split: pd.DataFrame,
-    text_features: pd.DataFrame,
-    train_labels: pd.DataFrame,
-    llm_relation_scores: pd.DataFrame,
-    llm_parse_stats: pd.DataFrame,
-    source: str,
-    k: int,
-    fallback: str,
-    seed: int,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The K related seen categories of every category (:func:`ovmlr.relations.select.relation_neighbours`).
-
-    Returns:
-        ``relation_edges``, ``category_neighbours`` and ``relation_parse_report``.
-    """
-    return relation_neighbours(
-        category_split,
-        text_features,
-        train_labels,
-        llm_relation_scores,
-        llm_parse_stats,
-        source,
-        k,
-        fallback,
-        seed,
-    )
 
 
 def plot_relation_graph(

@@ -2,12 +2,13 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from ovmlr.relations.select import relation_neighbours
+
 from .nodes import (
     build_llm_requests,
     mine_llm_responses,
     plot_relation_graph,
     score_llm_relations,
-    select_neighbours,
 )
 
 
@@ -38,7 +39,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="score_llm_relations_node",
             ),
             Node(
-                select_neighbours,
+                relation_neighbours,  # the library function is the node
                 [
                     "category_split",
                     "text_features",
