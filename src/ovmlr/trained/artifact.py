@@ -18,7 +18,6 @@ The backbone keeps its ``backbone_id`` (the identity of the features), whatever 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -152,9 +151,3 @@ def load_trained(folder: str | Path, device: str = "cpu") -> TrainedC2SRT:
         info=config.get("info", {}),
         device=device,
     )
-
-
-def with_device(model: TrainedC2SRT, device: str) -> TrainedC2SRT:
-    """A copy of ``model`` whose backbone loads on ``device`` (weights shared, modules rebuilt lazily)."""
-    fields = {f.name: getattr(model, f.name) for f in dataclasses.fields(model) if f.init}
-    return TrainedC2SRT(**(fields | {"device": device}))
