@@ -75,6 +75,29 @@ def test_full_zero_shot_weight_scores_exactly_as_zero_shot_clip() -> None:
     torch.testing.assert_close(out["logits"], zero_shot_scores(global_feats, text), rtol=0, atol=0)
 
 
+def test_zero_shot_term_uses_the_frozen_global_when_given() -> None:
+    """Finetune mode: the head scores the student's features, the ensemble's zero-shot term is frozen CLIP's."""
+    student_global, patches, text = _inputs()
+    frozen_global = torch.randn(B, D, generator=torch.Generator().manual_seed(9))
+    torch.manual_seed(0)
+    model = C2SRT(_config(**{"score.zero_shot_weight": 0.4}), 100.0).eval()
+    out = model(student_global, patches, text, NEIGHBOURS, frozen_global)
+    torch.testing.assert_close(out["zero_shot"], zero_shot_scores(frozen_global, text))
+    torch.testing.assert_close(out["logits"], 0.6 * out["cosine"] + 0.4 * out["zero_shot"])
+    same_head = model(student_global, patches, text, NEIGHBOURS)
+    torch.testing.assert_close(out["cosine"], same_head["cosine"])  # only the zero-shot term changes
+    with pytest.raises(ValueError, match="zero_shot_global must be"):
+        model(student_global, patches, text, NEIGHBOURS, frozen_global[:2])
+
+
+def test_alpha_zero_uses_no_local_feature() -> None:
+    global_feats, patches, text = _inputs()
+    out = C2SRT(_config(use_ist=False, **{"isr.alpha": 0.0}), 100.0)(global_feats, patches, text, None)
+    off = C2SRT(_config(use_isr=False, use_ist=False))(global_feats, None, text, None)
+    torch.testing.assert_close(out["f_img"], off["f_img"])
+    torch.testing.assert_close(out["logits"], off["logits"])
+
+
 def test_isr_image_feature_is_mean_of_local_and_global() -> None:
     global_feats, patches, text = _inputs()
     out = C2SRT(_config(use_ist=False), logit_scale=50.0)(global_feats, patches, text, None)

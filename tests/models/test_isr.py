@@ -50,16 +50,16 @@ def test_selection_keeps_the_patch_that_crosses_alpha_and_at_least_one() -> None
         False,
         False,
     ]
-    # α = 0: Algorithm 1 still stops after the first patch.
-    assert select_patches(scores, alpha=0.0, max_patches=5)[0, 0].tolist() == [
-        True,
-        False,
-        False,
-        False,
-        False,
-    ]
-    # α = 1 with no cap: every patch.
-    assert select_patches(scores, alpha=1.0, max_patches=99)[0, 0].all()
+
+
+def test_alpha_endpoints_follow_fig5() -> None:
+    """Fig. 5: α = 0 excludes local features, α = 1 uses all of them (the N cap does not bind)."""
+    scores = torch.tensor([[PROBS_A, PROBS_B]])
+    assert not select_patches(scores, alpha=0.0, max_patches=5).any()
+    assert select_patches(scores, alpha=1.0, max_patches=2).all()
+    # float rounding of the cumulative mass must not stop α = 1 short of P
+    flat = torch.full((1, 1, 196), 1.0 / 196)
+    assert select_patches(flat, alpha=1.0, max_patches=196).all()
 
 
 def test_selection_breaks_ties_by_patch_index() -> None:

@@ -65,13 +65,26 @@ def test_ranking_loss_bad_inputs() -> None:
         ranking_loss(LOGITS, LABELS, pair_normalization="sum")
 
 
-def test_distillation_loss_is_batch_mean_of_l1_norms() -> None:
+def test_distillation_loss_sum_is_eq2_batch_mean_of_l1_norms() -> None:
     student = torch.tensor([[1.0, 2.0], [0.0, 0.0]], requires_grad=True)
     teacher = torch.tensor([[0.0, 0.0], [1.0, -1.0]])
-    loss = distillation_loss(student, teacher)
+    loss = distillation_loss(student, teacher, reduction="sum")
     assert loss.item() == pytest.approx((3.0 + 2.0) / 2)
     loss.backward()
     assert student.grad.tolist() == [[0.5, 0.5], [-0.5, 0.5]]
+
+
+def test_distillation_loss_default_is_mkt_mean_over_dimensions() -> None:
+    """The default scale is MKT's F.l1_loss (λ's scale), D times smaller than Eq. 2 read literally."""
+    gen = torch.Generator().manual_seed(0)
+    student, teacher = torch.randn(4, 512, generator=gen), torch.randn(4, 512, generator=gen)
+    mean = distillation_loss(student, teacher)
+    assert mean.item() == pytest.approx(torch.nn.functional.l1_loss(student, teacher).item(), rel=1e-6)
+    assert distillation_loss(student, teacher, reduction="sum").item() == pytest.approx(
+        512 * mean.item(), rel=1e-5
+    )
+    with pytest.raises(ValueError, match="reduction"):
+        distillation_loss(student, teacher, reduction="max")
 
 
 def test_distillation_loss_normalised_and_teacher_detached() -> None:

@@ -167,3 +167,31 @@ def make_shallow(trained: TrainedC2SRT) -> TrainedC2SRT:
         trained.backbone_spec,
         trained.templates,
     )
+
+
+def test_a_fine_tuned_ensemble_takes_its_zero_shot_term_from_the_frozen_backbone(trained) -> None:
+    from ovmlr.backbones.student import StudentImageEncoder
+
+    student = StudentImageEncoder(trained.backbone().model.visual, 1)
+    with torch.no_grad():
+        student.visual.proj.add_(0.3 * torch.randn_like(student.visual.proj))
+    config = {**trained.model_config, "score": {**trained.model_config["score"], "zero_shot_weight": 0.5}}
+    model = TrainedC2SRT(
+        config,
+        trained.head_state,
+        trained.vocabulary,
+        trained.backbone_spec,
+        trained.templates,
+        student_state=student.state_dict(),
+        trainable_blocks=1,
+    )
+    assert model.needs_frozen_global and not trained.needs_frozen_global
+    x = torch.rand(3, 3, 32, 32)
+    g, p = model.encode_images(x)
+    with pytest.raises(ValueError, match="frozen backbone's global features"):
+        model.score(g, p)
+    frozen = model.encode_frozen_global(x)
+    np.testing.assert_allclose(frozen, trained.encode_images(x)[0], rtol=1e-5, atol=1e-6)
+    with_frozen = model.score(g, p, frozen_global=frozen)
+    wrong = model.score(g, p, frozen_global=g)  # what the student's global would have given
+    assert not np.allclose(with_frozen, wrong)

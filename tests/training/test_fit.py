@@ -182,3 +182,29 @@ def test_the_training_node_builds_a_finetune_task_on_the_default_auto_device(tmp
     )
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert next(task.module.student.parameters()).device.type == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("augment", [False, True])
+def test_the_distillation_teacher_sees_the_students_view(tmp_path, augment: bool) -> None:
+    """With augmentation the teacher encodes the same augmented view; without, the cached view (identical)."""
+    spec = BackboneSpec(model_name="ovmlr-test-tiny-clip", model_config=TINY_CLIP, allow_random_weights=True)
+    backbone = load_backbone(spec, "cpu")
+    rows = _random_images(tmp_path, np.random.default_rng(1), n=6, n_train=4)
+    images = torch.stack([backbone.preprocess(Image.open(r["path"])) for r in rows])
+    with torch.inference_mode():
+        g, p = encode_image_tokens(backbone.model.visual, images)
+    ids = np.array([r["image_id"] for r in rows])
+    labels = np.ones((6, C), dtype=np.int8)
+    train = FeatureSplit(ids[:4], g[:4].numpy(), p[:4].numpy(), labels[:4, :3])
+    val = FeatureSplit(ids[4:], g[4:].numpy(), p[4:].numpy(), labels[4:])
+    cfg = TrainingConfig.from_params({"mode": "finetune", "epochs": 1, "batch_size": 4, "device": "cpu"})
+    config = resolve_model_config({"config": "c2srt_small", "overrides": MODEL["overrides"]}, BACKBONE_INFO)
+    ft = FinetuneConfig(trainable_blocks=1, augment=augment)
+    task = finetune_task(build_model(config), backbone, pd.DataFrame(rows), train, val, cfg, ft)
+    torch.manual_seed(0)
+    batch = next(task.batches(torch.arange(4)))
+    with torch.inference_mode():
+        teacher_on_batch = backbone.model.visual(batch["images"])
+    torch.testing.assert_close(batch["teacher"], teacher_on_batch, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(batch["teacher"], g[:4], atol=1e-5) is not augment  # the crop changed the view

@@ -84,8 +84,9 @@ class C2SRT(nn.Module):
 
     Global features, patch tokens and text features are L2-normalised on entry, and :math:`f_L` after
     pooling, so the local and global halves of :math:`f_{img}` weigh the same. Ablations: ``use_isr=False``
-    gives :math:`f_{img}^{(c)} = f_G`; ``use_ist=False`` scores :math:`f_{img}^{(c)}` directly. With both
-    off (or ISR only) the head has no trainable parameter except a learnable score scale.
+    (or ISR's α = 0, Fig. 5) gives :math:`f_{img}^{(c)} = f_G`; ``use_ist=False`` scores
+    :math:`f_{img}^{(c)}` directly. With both off (or ISR only) the head has no trainable parameter except
+    a learnable score scale.
 
     In eval mode, with ``score.zero_shot_weight`` w > 0, :math:`\hat{y}_c` uses
     :math:`(1 - w) \cos(h_l^{(c)}, f_{txt}^{(c)}) + w \cos(f_G, f_{txt}^{(c)})` instead of the cosine (an
@@ -102,7 +103,8 @@ class C2SRT(nn.Module):
           neighbours :math:`(C, K)`
         - **output:** dict: ``logits`` :math:`(B, C)`, ``cosine`` :math:`(B, C)`, ``f_img``
           :math:`(B, C, D)`, ``node_feats`` :math:`(B, C, D)` (= ``f_img`` when IST is off), ``zero_shot``
-          :math:`(B, C)` (:math:`\cos(f_G, f_{txt})`), and with ISR on ``f_local`` :math:`(B, C, D)` and
+          :math:`(B, C)` (:math:`\cos(f_G^{CLIP}, f_{txt})`, the frozen backbone's global), and with ISR on
+          ``f_local`` :math:`(B, C, D)` and
           ``isr_mask`` :math:`(B, C, P)` (bool)
     """
 
@@ -122,7 +124,7 @@ class C2SRT(nn.Module):
             global_feats: [B, D], patch_feats: [B, P, D] or None (ISR off), text: [C, D] → f_img [B, C, D]
         """
         f_global = F.normalize(global_feats, dim=-1).unsqueeze(1)  # [B, 1, D]
-        if self.isr is None:
+        if self.isr is None or self.config.isr.alpha == 0.0:  # α = 0: no local feature (Fig. 5)
             return {"f_img": f_global.expand(-1, text.shape[0], -1)}
         if patch_feats is None or patch_feats.dim() != 3 or patch_feats.shape[0] != global_feats.shape[0]:
             shape = None if patch_feats is None else tuple(patch_feats.shape)
@@ -134,9 +136,20 @@ class C2SRT(nn.Module):
         return {"f_img": (f_local + f_global) / 2, "f_local": f_local, "isr_mask": mask}
 
     def forward(
-        self, global_feats: Tensor, patch_feats: Tensor | None, text_feats: Tensor, neighbours: Tensor | None
+        self,
+        global_feats: Tensor,
+        patch_feats: Tensor | None,
+        text_feats: Tensor,
+        neighbours: Tensor | None,
+        zero_shot_global: Tensor | None = None,
     ) -> dict[str, Tensor]:
-        """Score every image for every category of the given vocabulary (keys: see the class docstring)."""
+        """Score every image for every category of the given vocabulary (keys: see the class docstring).
+
+        ``zero_shot_global`` [B, D] is the *frozen* backbone's global feature for the zero-shot term; ``None``
+        means ``global_feats`` are the frozen backbone's (frozen mode). A model whose encoder was fine-tuned
+        must pass it when ``score.zero_shot_weight`` > 0: the ensemble's second term is zero-shot CLIP, not
+        the student (:meth:`ovmlr.trained.TrainedC2SRT.score` refuses to score without it).
+        """
         if global_feats.dim() != 2 or global_feats.shape[1] != self.config.embed_dim:
             raise ValueError(
                 f"global_feats must be [B, D={self.config.embed_dim}], got {tuple(global_feats.shape)}"
@@ -146,7 +159,13 @@ class C2SRT(nn.Module):
         out = self.image_features(global_feats, patch_feats, text)
         out["node_feats"] = out["f_img"] if self.ist is None else self.ist(out["f_img"], text, neighbours)
         out["cosine"] = category_cosine(out["node_feats"], text)
-        out["zero_shot"] = zero_shot_scores(global_feats, text_feats)
+        if zero_shot_global is not None and zero_shot_global.shape != global_feats.shape:
+            raise ValueError(
+                f"zero_shot_global must be [B, D] like global_feats {tuple(global_feats.shape)}, "
+                f"got {tuple(zero_shot_global.shape)}"
+            )
+        frozen_global = global_feats if zero_shot_global is None else zero_shot_global
+        out["zero_shot"] = zero_shot_scores(frozen_global, text_feats)
         weight = 0.0 if self.training else self.config.score.zero_shot_weight
         out["logits"] = self.score_scale(zero_shot_ensemble(out["cosine"], out["zero_shot"], weight))
         return out

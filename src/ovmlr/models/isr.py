@@ -10,6 +10,11 @@ selected patch features are pooled into the category-specific local feature :mat
 temperature before the softmax, by default the backbone's CLIP logit scale (100 for OpenAI ViT-B/16), the
 same sharpening CLIP uses for its own image-text softmax.
 
+**Endpoints** (Fig. 5: "α = 1 corresponds to utilizing all local features, and α = 0 denotes the exclusion
+of local features"): α = 0 selects no patch (the C²SRT head then uses :math:`f_G` alone, as with ISR off)
+and α = 1 selects all P patches, the N cap included (Algorithm 1 read literally would still keep one patch at
+α = 0 and stop at N at α = 1, or short of P when float rounding makes the cumulative mass reach 1 early).
+
 Vectorised over B × C × P with one sort, one cumsum and a scatter (no loop over categories); categories
 may be processed in chunks to bound the [B, C, P] temporaries.
 """
@@ -45,7 +50,8 @@ def select_patches(scores: Tensor, alpha: float, max_patches: int) -> Tensor:
     """Algorithm 1's selection: top patches until their cumulative score reaches α, at most N of them.
 
     Patch k_i (i-th in descending order; ties broken by lower patch index) is kept iff i = 1, or the
-    scores of k_1..k_{i-1} add up to less than α and i <= N.
+    scores of k_1..k_{i-1} add up to less than α and i <= N. The endpoints follow Fig. 5: α = 0 keeps no
+    patch, α >= 1 keeps all P (the cap does not apply).
 
     Args:
         scores: Softmax scores from :func:`patch_scores`.
@@ -58,6 +64,10 @@ def select_patches(scores: Tensor, alpha: float, max_patches: int) -> Tensor:
     Shapes:
         scores: [B, C, P] → [B, C, P]
     """
+    if alpha <= 0.0:
+        return torch.zeros_like(scores, dtype=torch.bool)
+    if alpha >= 1.0:
+        return torch.ones_like(scores, dtype=torch.bool)
     sorted_scores, order = scores.sort(dim=-1, descending=True, stable=True)
     mass_before = F.pad(sorted_scores.cumsum(dim=-1)[..., :-1], (1, 0))  # Σ_{j<i} s_{k_j}
     rank = torch.arange(scores.shape[-1], device=scores.device)

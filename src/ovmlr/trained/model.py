@@ -98,6 +98,16 @@ class TrainedC2SRT:
         return self.vocabulary.subset("seen")
 
     @property
+    def needs_frozen_global(self) -> bool:
+        """True when scores need the frozen backbone's global feature besides the student's features.
+
+        A fine-tuned model with an output ensemble (``score.zero_shot_weight`` > 0) mixes in zero-shot CLIP,
+        whose image feature is the frozen backbone's, not the student's.
+        """
+        weight = float(self.model_config.get("score", {}).get("zero_shot_weight", 0.0))
+        return self.student_state is not None and weight > 0
+
+    @property
     def encoder_id(self) -> str:
         """Identity of the image features: the backbone's id, plus the student's weights when fine-tuned."""
         if self.student_state is None:
@@ -160,10 +170,27 @@ class TrainedC2SRT:
         Args:
             images: RGB PIL images (any size; preprocessed here), or an already preprocessed batch.
         """
+        images = self._batch(images)
+        g, p = self.image_encoder()(images)
+        return g.float().cpu().numpy(), p.float().cpu().numpy()
+
+    @torch.inference_mode()
+    def encode_frozen_global(self, images: Sequence[Image.Image] | torch.Tensor) -> np.ndarray:
+        """The frozen backbone's global features [B, D] (the zero-shot term of a fine-tuned model)."""
+        return self.backbone().model.encode_image(self._batch(images)).float().cpu().numpy()
+
+    @torch.inference_mode()
+    def encode_frozen_images(
+        self, images: Sequence[Image.Image] | torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The frozen backbone's global [B, D] and patch [B, P, D] features (what its cache holds)."""
+        g, p = encode_image_tokens(self.backbone().model.visual, self._batch(images))
+        return g.float().cpu().numpy(), p.float().cpu().numpy()
+
+    def _batch(self, images: Sequence[Image.Image] | torch.Tensor) -> torch.Tensor:
         if not isinstance(images, torch.Tensor):
             images = torch.stack([self.preprocess(image) for image in images])
-        g, p = self.image_encoder()(images.to(self.backbone().device))
-        return g.float().cpu().numpy(), p.float().cpu().numpy()
+        return images.to(self.backbone().device)
 
     def encode_split(
         self, split: FeatureSplit, image_manifest: pd.DataFrame, image_root: str = ".", batch_size: int = 256
@@ -176,7 +203,7 @@ class TrainedC2SRT:
         logger.info("Encoding %d images through the model's fine-tuned student encoder", len(split))
         images = split_images(image_manifest, split, self.backbone(), False, image_root)
         g, p = student_features(self.image_encoder(), images, batch_size, 0, self.backbone().device)
-        return FeatureSplit(split.image_ids, g, p, split.labels)
+        return FeatureSplit(split.image_ids, g, p, split.labels, frozen_global=split.global_feats)
 
     def text_features(self, names: Sequence[str]) -> np.ndarray:
         """L2-normalised prompt-ensemble text features [N, D] of ``names`` (the model's own templates)."""
@@ -297,17 +324,71 @@ class TrainedC2SRT:
         patch_feats: np.ndarray,
         labels: LabelSet | None = None,
         batch_size: int = 256,
+        frozen_global: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Scores [N, L] of the images over the requested labels (Eq. 10, the model's ensemble weight)."""
+        """Scores [N, L] of the images over the requested labels (Eq. 10, the model's ensemble weight).
+
+        Args:
+            frozen_global: The frozen backbone's global features [N, D]; required when
+                :attr:`needs_frozen_global` (see :meth:`encode_frozen_global`).
+
+        Raises:
+            ValueError: A fine-tuned model with an output ensemble scored without ``frozen_global``.
+        """
+        if self.needs_frozen_global and frozen_global is None:
+            raise ValueError(
+                "this model was fine-tuned and mixes in zero-shot CLIP (score.zero_shot_weight > 0): its "
+                "zero-shot term needs the frozen backbone's global features (frozen_global), not the "
+                "student's"
+            )
         labels = labels or self._own_labels()
         scores = predict_scores(
-            self.head(), global_feats, patch_feats, labels.vocabulary, batch_size, torch.device("cpu")
+            self.head(),
+            global_feats,
+            patch_feats,
+            labels.vocabulary,
+            batch_size,
+            torch.device("cpu"),
+            zero_shot_global=frozen_global if self.student_state is not None else None,
         )
         return scores[:, : len(labels)]
 
+    @torch.inference_mode()
+    def ensemble_parts(self, split: FeatureSplit, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """The two terms of the output ensemble over the model's vocabulary: Eq. (10) cosines and zero-shot.
+
+        What choosing ``score.zero_shot_weight`` needs: every weight's scores are a blend of these two
+        (:func:`~ovmlr.models.prediction.zero_shot_ensemble`), from one forward pass. ``split`` as given by
+        :meth:`encode_split`.
+
+        Shapes:
+            split: N images → (cosine [N, C], zero_shot [N, C])
+        """
+        head, vocab = self.head(), self.vocabulary
+        text, neighbours = torch.from_numpy(vocab.text), torch.from_numpy(vocab.neighbours)
+        frozen = split.frozen_global if split.frozen_global is not None else split.global_feats
+        cosine, zero_shot = [], []
+        for start in range(0, len(split), batch_size):
+            rows = slice(start, start + batch_size)
+            out = head(
+                torch.from_numpy(split.global_feats[rows]),
+                torch.from_numpy(split.patch_feats[rows]),
+                text,
+                neighbours,
+                torch.from_numpy(frozen[rows]),
+            )
+            cosine.append(out["cosine"].float().numpy())
+            zero_shot.append(out["zero_shot"].float().numpy())
+        return np.concatenate(cosine), np.concatenate(zero_shot)
+
     def score_split(self, split: FeatureSplit, batch_size: int = 256) -> pd.DataFrame:
         """``image_id`` + one score column per category of the model's vocabulary."""
-        scores = self.score(split.global_feats, split.patch_feats, batch_size=batch_size)
+        frozen = split.frozen_global if split.frozen_global is not None else split.global_feats
+        if self.student_state is not None and split.frozen_global is None:
+            raise ValueError("score_split of a fine-tuned model needs the split re-encoded by encode_split")
+        scores = self.score(
+            split.global_feats, split.patch_feats, batch_size=batch_size, frozen_global=frozen
+        )
         frame = pd.DataFrame(scores, columns=list(self.vocabulary.names))
         frame.insert(0, "image_id", np.asarray(split.image_ids).astype(str))
         return frame

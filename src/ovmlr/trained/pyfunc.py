@@ -163,5 +163,9 @@ class TrainedC2SRTPyfunc(mlflow.pyfunc.PythonModel):
         if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
             raise bad_request(f"params 'top_k' must be a positive integer, got {top_k!r}")
         labels = self.label_set(params.get("labels"))
-        g, p = self.trained.encode_images(read_images(model_input))
-        return prediction_frame(labels.names, self.trained.score(g, p, labels), int(top_k))
+        images = read_images(model_input)
+        g, p = self.trained.encode_images(images)
+        frozen = self.trained.encode_frozen_global(images) if self.trained.needs_frozen_global else None
+        return prediction_frame(
+            labels.names, self.trained.score(g, p, labels, frozen_global=frozen), int(top_k)
+        )

@@ -2,7 +2,9 @@
 backbone's cached global features (Eq. 2) so it keeps CLIP's generalisation to unseen categories.
 
 Images are read from the manifest and preprocessed with the backbone's transform (optionally its training
-augmentation). The teacher features come from the embedding cache: no teacher forward pass in training.
+augmentation). The teacher features come from the embedding cache (no teacher forward pass) when the student
+sees the cache's view (the evaluation transform); with ``augment: true`` the frozen tower encodes the same
+augmented view the student sees, so student and teacher always compare one view (one extra frozen forward).
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def encode_with_student(
         ) from exc
     images = split_images(image_manifest, split, backbone, False, ft.image_root)
     g, p = student_features(student.to(device), images, batch_size, ft.num_workers, device)
-    return FeatureSplit(split.image_ids, g, p, split.labels)
+    return FeatureSplit(split.image_ids, g, p, split.labels, frozen_global=split.global_feats)
 
 
 def finetune_task(
@@ -140,6 +142,13 @@ def finetune_task(
     train_images = split_images(manifest, train, backbone, ft.augment, ft.image_root)
     val_images = split_images(manifest, val, backbone, False, ft.image_root)
 
+    teacher = backbone.model.visual.eval()
+
+    @torch.inference_mode()
+    def teacher_global(images: torch.Tensor) -> torch.Tensor:
+        """The frozen VLP's global feature of the same (augmented) view the student sees."""
+        return teacher(images).float().clone()
+
     def batches(order: torch.Tensor) -> Iterator[dict[str, torch.Tensor]]:
         loader = DataLoader(
             Subset(train_images, order.tolist()),
@@ -147,11 +156,13 @@ def finetune_task(
             num_workers=ft.num_workers,
             shuffle=False,
         )
-        for start, (images, _) in zip(range(0, len(order), cfg.batch_size), loader, strict=True):
+        for start, (batch, _) in zip(range(0, len(order), cfg.batch_size), loader, strict=True):
             idx = order[start : start + cfg.batch_size].numpy()
+            images = batch.to(device)
+            cached = torch.from_numpy(train.global_feats[idx])
             yield {
-                "images": images.to(device),
-                "teacher": torch.from_numpy(train.global_feats[idx]).to(device),
+                "images": images,
+                "teacher": teacher_global(images) if ft.augment else cached,
                 "labels": torch.from_numpy(train.labels[idx]).to(device),
             }
 
@@ -160,7 +171,11 @@ def finetune_task(
     ) -> tuple[torch.Tensor, dict[str, float]]:
         out = module(batch["images"], text, neighbours)
         cls = ranking_loss(out["logits"], batch["labels"])
-        dist = distillation_loss(out["student_global"], batch["teacher"])
+        dist = distillation_loss(
+            out["student_global"],
+            batch["teacher"].to(out["student_global"].device),
+            reduction=cfg.dist_reduction,
+        )
         total = total_loss(cls, dist, cfg.lambda_dist)
         return total, {
             "loss": float(total.detach()),
@@ -170,6 +185,8 @@ def finetune_task(
 
     def val_scores(module: nn.Module, vocabulary: Vocabulary) -> np.ndarray:
         g, p = student_features(module.student, val_images, cfg.eval_batch_size, ft.num_workers, device)
-        return predict_scores(module.head, g, p, vocabulary, cfg.eval_batch_size, device)
+        return predict_scores(
+            module.head, g, p, vocabulary, cfg.eval_batch_size, device, zero_shot_global=val.global_feats
+        )
 
     return TrainingTask(model, batches, loss, len(train), val_scores)

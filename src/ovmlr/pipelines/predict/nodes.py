@@ -108,18 +108,36 @@ def encode_prediction_images(
 ) -> Iterator[EmbeddingChunk]:
     """Encode the readable images not in the prediction cache yet (one cache shard per ``chunk_size``).
 
+    A fine-tuned model with an output ensemble also needs the frozen backbone's features (its zero-shot
+    term): those are cached under the backbone's own id, as a frozen model's would be.
+
     Yields:
         :class:`EmbeddingChunk` s of the model's encoder, one per ``chunk_size`` images (an empty one when
         nothing is new): an interrupted run keeps the shards written so far.
     """
-    encoder_id = predict_model.encoder_id
-    cached = prediction_embedding_index.store(encoder_id).status()
+    encoders = [(predict_model.encoder_id, predict_model.encode_images)]
+    if predict_model.needs_frozen_global:
+        encoders.append((predict_model.backbone_spec.backbone_id, predict_model.encode_frozen_images))
     readable = prediction_images[prediction_images["error"].isna()].drop_duplicates("image_key")
-    todo = readable[~readable["image_key"].isin(cached["image_key"])]
-    logger.info("predict: %d new images to encode (%d cached)", len(todo), len(readable) - len(todo))
-    if todo.empty:
-        yield EmbeddingChunk.empty(encoder_id, 0, 0)
-        return
+    for encoder_id, encode in encoders:
+        cached = prediction_embedding_index.store(encoder_id).status()
+        todo = readable[~readable["image_key"].isin(cached["image_key"])]
+        logger.info(
+            "predict: %d new images to encode with %s (%d cached)",
+            len(todo),
+            encoder_id,
+            len(readable) - len(todo),
+        )
+        if todo.empty:
+            yield EmbeddingChunk.empty(encoder_id, 0, 0)
+            continue
+        yield from _encode_new(predict_model, encoder_id, encode, todo, params)
+
+
+def _encode_new(
+    predict_model: TrainedC2SRT, encoder_id: str, encode: Any, todo: pd.DataFrame, params: dict[str, Any]
+) -> Iterator[EmbeddingChunk]:
+    """Chunks of ``encode(images) -> (global, patches)`` over the ``todo`` images."""
     backbone = predict_model.backbone()
     size = backbone.model.visual.image_size
     size = tuple(size) if isinstance(size, tuple | list) else (size, size)
@@ -129,7 +147,7 @@ def encode_prediction_images(
     chunk_size = int(params.get("chunk_size", 1024))
     with _progress(len(todo), "predict: images") as bar:
         for images, errors in loader:
-            g, p = predict_model.encode_images(images)
+            g, p = encode(images)
             buffer.append((keys[done : done + len(errors)], g, p, [e or None for e in errors]))
             done += len(errors)
             bar.update(len(errors))
@@ -175,8 +193,13 @@ def score_prediction_images(
         logger.warning("predict: skipped %s: %s", row.path, row.reason)
     used = frame[ok].reset_index(drop=True)
     g, p = store.load(used["image_key"].tolist())
+    frozen = None
+    if predict_model.needs_frozen_global and len(used):
+        frozen, _ = prediction_embeddings.store(predict_model.backbone_spec.backbone_id).load(
+            used["image_key"].tolist()
+        )
     if len(used):
-        scores = predict_model.score(g, p, prediction_label_set, batch_size)
+        scores = predict_model.score(g, p, prediction_label_set, batch_size, frozen_global=frozen)
     else:
         scores = np.zeros((0, len(prediction_label_set)), dtype=np.float32)
     table = prediction_frame(prediction_label_set.names, scores, top_k)
