@@ -246,3 +246,12 @@ def zsl_gzsl_metrics(
         raise ValueError("unseen_mask selects no category: ZSL metrics need at least one unseen category")
     zsl = _task_metrics("zsl", scores_np[:, mask], labels_np[:, mask], ks)
     return zsl | _task_metrics("gzsl", scores_np, labels_np, ks)
+
+
+def seen_metrics(scores: Any, labels: Any, ks: Sequence[int] = (3, 5)) -> dict[str, float]:
+    """mAP and P/R/F1@K over the given (seen) categories only, keys prefixed ``seen/``.
+
+    What the strict ``seen`` selection protocol reads: the caller passes the seen columns only.
+    """
+    scores_np, labels_np = _as_arrays(scores, labels)
+    return _task_metrics("seen", scores_np, labels_np, ks)

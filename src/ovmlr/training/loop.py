@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ovmlr.metrics import zsl_gzsl_metrics
+from ovmlr.metrics import seen_metrics, zsl_gzsl_metrics
 from ovmlr.reporting.progress import refresh_interval
 from ovmlr.training.vocabulary import Vocabulary
 
@@ -38,13 +38,13 @@ class TrainingConfig:
     lr: float = 1e-3  # AdamW learning rate, paper: 1e-3
     weight_decay: float = 5e-3  # AdamW weight decay, paper: 5e-3
     lambda_dist: float = 1.0  # λ of Eq. (12); only used in finetune mode
+    dist_reduction: str = "mean"  # L_dist over D: mean (MKT's F.l1_loss, λ's scale) | sum (Eq. 2 literally)
     grad_clip: float | None = 1.0  # max gradient norm, None = off
     schedule: str = "cosine"  # cosine | constant (per step)
     warmup_steps: int = 0  # linear warm-up steps before the schedule
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # bf16 autocast, CUDA only
-    selection_metric: str = "gzsl/mAP"  # validation metric that picks the best epoch (higher is better)
     ks: tuple[int, ...] = (3, 5)  # top-K of P/R/F1
     eval_batch_size: int = 256
     resume: bool = False  # continue from the last checkpoint of the same fingerprint
@@ -59,6 +59,10 @@ class TrainingConfig:
         values = dict(params)
         if "ks" in values:
             values["ks"] = tuple(int(k) for k in values["ks"])
+        if values.get("dist_reduction", "mean") not in ("mean", "sum"):
+            raise ValueError(
+                f"training.loop.dist_reduction must be 'mean' or 'sum', got {values['dist_reduction']!r}"
+            )
         if values.get("mode", "frozen") not in ("frozen", "finetune"):
             raise ValueError(f"training.mode must be 'frozen' or 'finetune', got {values['mode']!r}")
         return cls(**values)
@@ -73,12 +77,16 @@ class FeatureSplit:
         global_feats: float32 [N, D] backbone global features (the distillation target in finetune mode).
         patch_feats: float32 [N, P, D] backbone patch features.
         labels: int8 [N, C] labels over the split's vocabulary (1 / 0 / -1 unknown).
+        frozen_global: float32 [N, D] the frozen backbone's global features when ``global_feats`` come from
+            a fine-tuned student (the zero-shot term of the output ensemble); ``None``: ``global_feats`` are
+            the frozen backbone's.
     """
 
     image_ids: np.ndarray
     global_feats: np.ndarray
     patch_feats: np.ndarray
     labels: np.ndarray
+    frozen_global: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -191,24 +199,38 @@ def predict_scores(
     vocabulary: Vocabulary,
     batch_size: int,
     device: torch.device,
+    zero_shot_global: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Scores [N, C] of a frozen-feature model over a vocabulary, in batches."""
+    """Scores [N, C] of a head over a vocabulary, in batches.
+
+    ``zero_shot_global`` [N, D]: the frozen backbone's global features for the zero-shot term when
+    ``global_feats`` come from a fine-tuned student (see :meth:`ovmlr.models.C2SRT.forward`).
+    """
     model.eval()
     text = torch.from_numpy(vocabulary.text).to(device)
     neighbours = torch.from_numpy(vocabulary.neighbours).to(device)
     out = []
     for start in range(0, len(global_feats), batch_size):
-        g = torch.from_numpy(global_feats[start : start + batch_size]).to(device)
-        p = torch.from_numpy(patch_feats[start : start + batch_size]).to(device)
-        out.append(model(g, p, text, neighbours)["logits"].float().cpu().numpy())
+        rows = slice(start, start + batch_size)
+        g = torch.from_numpy(global_feats[rows]).to(device)
+        p = torch.from_numpy(patch_feats[rows]).to(device)
+        g0 = None if zero_shot_global is None else torch.from_numpy(zero_shot_global[rows]).to(device)
+        out.append(model(g, p, text, neighbours, g0)["logits"].float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(vocabulary)), dtype=np.float32)
 
 
 def validation_metrics(
     scores: np.ndarray, labels: np.ndarray, vocabulary: Vocabulary, ks: tuple[int, ...]
 ) -> dict[str, float]:
-    """ZSL/GZSL metrics (mAP, P/R/F1@K) prefixed ``val/``."""
-    metrics = zsl_gzsl_metrics(scores, labels, vocabulary.unseen_mask, ks=ks)
+    """ZSL/GZSL metrics (mAP, P/R/F1@K) prefixed ``val/``; ``val/seen/...`` for a vocabulary without unseen.
+
+    A vocabulary without unseen categories is the strict ``seen`` validation (the val split's seen columns):
+    its metrics are the GZSL ones computed over the seen categories alone.
+    """
+    if not vocabulary.unseen_mask.any():
+        metrics = seen_metrics(scores, labels, ks)
+    else:
+        metrics = zsl_gzsl_metrics(scores, labels, vocabulary.unseen_mask, ks=ks)
     return {f"val/{k}": float(v) for k, v in metrics.items()}
 
 

@@ -12,6 +12,7 @@ from ovmlr.pipelines.ablation.nodes import (
     deep_merge,
     markdown_table,
     plan_ablation,
+    row_setting,
     run_ablation,
     summarise_ablation,
     variant_training_params,
@@ -73,8 +74,8 @@ TRAINING = {
         "seed": 0,
         "ks": [1, 2],
         "device": "cpu",
-        "selection_metric": "gzsl/mAP",
     },
+    "selection": {"protocol": "seen", "metric": "seen/mAP"},
     "model": {
         "config": "c2srt_small",
         "overrides": {"embed_dim": D, "ist.heads": 2, "ist.hidden_dim": 8, "isr.max_patches": 2},
@@ -127,7 +128,8 @@ def test_run_ablation_one_row_per_variant_and_seed_with_overrides_applied():
     summary, markdown = summarise_ablation(results, TRAINING | {"loop": {**TRAINING["loop"]}}, ablation)
     assert set(summary.variant) == {"zero_shot", "mkt_style", "no IST", "full", "random", "single"}
     assert "±" in summary[summary.variant == "full"]["mAP"].iloc[0]
-    assert "### T3" in markdown and "| variant | task |" in markdown
+    assert "### T3" in markdown and "| variant | setting | task |" in markdown
+    assert "frozen, epoch " in summary[summary.variant == "full"]["setting"].iloc[0]
     # the rows of one seed differ from the other (seeds really applied) for a trained variant
     assert full["test/gzsl/mAP"].nunique() == 2 or full["test/zsl/mAP"].nunique() == 2
     assert len(computed) == plan["key"].nunique() == len(plan)  # every configuration computed once
@@ -233,3 +235,20 @@ def test_nested_runs_log_the_overridden_params(tmp_path):
 def test_markdown_table():
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     assert markdown_table(frame) == "| a | b |\n| --- | --- |\n| 1 | x |\n| 2 | y |"
+
+
+def test_a_row_beside_paper_numbers_states_how_it_differs_from_the_papers_row():
+    params = json.dumps({"loop": {"mode": "frozen", "epochs": 2}})
+    group = pd.DataFrame({"params": [params], "epoch": [2], "selection": ["val/seen/mAP"]})
+    paper = {"mode": "finetune", "epochs": 20}
+    text = row_setting(group, paper)
+    assert text == (
+        "frozen, epoch 2 of 2, by val/seen/mAP; differs from the paper's row: frozen (paper finetune), "
+        "2 epochs (paper 20)"
+    )
+    same = json.dumps({"loop": {"mode": "finetune", "epochs": 20}})
+    assert "differs" not in row_setting(group.assign(params=[same]), paper)
+    assert (
+        row_setting(pd.DataFrame({"params": [json.dumps({"baseline": "zero_shot"})]}), paper)
+        == "training-free"
+    )

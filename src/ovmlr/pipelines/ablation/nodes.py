@@ -16,18 +16,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.metrics import zsl_gzsl_metrics
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.models.config import deep_merge
 from ovmlr.relations.select import relation_neighbours
 from ovmlr.reporting.tables import markdown_table
-from ovmlr.trained.model import TrainedC2SRT, prompt_templates, split_module_state
 from ovmlr.training.finetune import FinetuneConfig
-from ovmlr.training.fit import best_epoch, fit
 from ovmlr.training.loop import FeatureSplit, TrainingConfig, fingerprint
-from ovmlr.training.model_factory import build_model, resolve_model_config
-from ovmlr.training.tasks import make_training_task
+from ovmlr.training.selected import train_selected_model
 from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables
 
 logger = logging.getLogger(__name__)
@@ -68,6 +64,7 @@ def _variant_vocabulary(
             relation["k"],
             relation["fallback"],
             relation["seed"],
+            relation.get("wordnet"),
         )
     return build_vocabulary_from_tables(tables["category_split"], tables["text_features"], neighbours, prompt)
 
@@ -78,8 +75,8 @@ def train_and_test(
     splits: dict[str, FeatureSplit],
     context: dict[str, Any],
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Train one configuration (frozen or finetune) as training does, select its best validation epoch, and
-    test the resulting :class:`TrainedC2SRT` (the same object the training pipeline registers).
+    """Train one configuration (frozen or finetune) as training does, select it under its protocol
+    (``training.selection``), and test the resulting :class:`TrainedC2SRT` (the object training registers).
 
     Args:
         params: The variant's ``training`` parameters.
@@ -89,43 +86,9 @@ def train_and_test(
     """
     cfg = TrainingConfig.from_params(params["loop"])
     ft = FinetuneConfig.from_params(params.get("finetune"))
-    model_config = resolve_model_config(params["model"], context["backbone_info"])
-    task = make_training_task(
-        cfg,
-        build_model(model_config, seed=cfg.seed),
-        splits["train"],
-        splits["val"],
-        context["backbone_spec"],
-        context["image_manifest"],
-        params.get("finetune"),
-    )
-    trainable = any(p.requires_grad for p in task.module.parameters())
-    facts: dict[str, Any] = {"trainable": trainable, "epoch": 0, "mode": cfg.mode}
-    state = {k: v.detach().cpu().clone() for k, v in task.module.state_dict().items()}
-    if trainable and cfg.epochs > 0:
-        history = []
-        for checkpoint in fit(
-            task, splits["val"].labels, vocabulary.subset("seen"), vocabulary, cfg, "ablation"
-        ):
-            history = checkpoint["history"]
-            if best_epoch(history, cfg.selection_metric)[0] == checkpoint["epoch"]:
-                state = checkpoint["model_state"]
-        facts["epoch"], facts["val_selection"] = best_epoch(history, cfg.selection_metric)
-    else:
-        logger.info("no trainable parameter (or 0 epochs): evaluated as initialised")
-    head_state, student_state = split_module_state(state, cfg.mode)
-    trained = TrainedC2SRT(
-        model_config=model_config,
-        head_state=head_state,
-        vocabulary=vocabulary,
-        backbone_spec=BackboneSpec.from_dict(context["backbone_spec"]),
-        templates=prompt_templates(params["prompt"], context["templates"]),
-        student_state=student_state,
-        trainable_blocks=ft.trainable_blocks if student_state is not None else 0,
-        device=cfg.device if cfg.device != "auto" else "cpu",
-    )
+    trained, facts = train_selected_model(params, vocabulary, splits, context)
     test = trained.encode_split(splits["test"], context["image_manifest"], ft.image_root, cfg.eval_batch_size)
-    scores = trained.score(test.global_feats, test.patch_feats, batch_size=cfg.eval_batch_size)
+    scores = trained.score_split(test, batch_size=cfg.eval_batch_size)[list(vocabulary.names)].to_numpy()
     metrics = zsl_gzsl_metrics(scores, test.labels, vocabulary.unseen_mask, ks=cfg.ks)
     return {f"test/{k}": float(v) for k, v in metrics.items()}, facts
 
@@ -355,6 +318,32 @@ def _cell(values: pd.Series) -> str:
     return f"{values.mean():.1f}" if len(values) == 1 else f"{values.mean():.1f} ± {values.std(ddof=0):.1f}"
 
 
+def row_setting(group: pd.DataFrame, paper: dict[str, Any] | None) -> str:
+    """How a row was run (mode, selected / trained epochs, selection), and how that differs from the paper's
+    row when it has paper numbers (``paper``: its ``mode`` and ``epochs``).
+
+    Baselines (training-free) read ``training-free``.
+    """
+    first = group.iloc[0]
+    params = json.loads(first["params"]) if isinstance(first.get("params"), str) else {}
+    if "loop" not in params:
+        return "training-free"
+    mode = params["loop"].get("mode", "frozen")
+    epochs = int(params["loop"].get("epochs", 0))
+    selected = sorted({int(e) for e in group["epoch"].dropna()}) if "epoch" in group else []
+    chosen = "/".join(str(e) for e in selected) or "?"
+    text = f"{mode}, epoch {chosen} of {epochs}"
+    if "selection" in group and group["selection"].notna().any():
+        text += f", by {group['selection'].dropna().iloc[0]}"
+    if paper:
+        differs = [f"{mode} (paper {paper['mode']})"] if mode != paper["mode"] else []
+        if epochs != int(paper["epochs"]):
+            differs.append(f"{epochs} epochs (paper {paper['epochs']})")
+        if differs:
+            text += "; differs from the paper's row: " + ", ".join(differs)
+    return text
+
+
 def summarise_ablation(
     results: pd.DataFrame, training_params: dict[str, Any], ablation_params: dict[str, Any]
 ) -> tuple[pd.DataFrame, str]:
@@ -370,9 +359,13 @@ def summarise_ablation(
     paper |= {("Baselines", k): v for k, v in ablation_params.get("paper_baselines", {}).items()}
     show_paper = training_params.get("registry", {}).get("dataset") == "nus_wide"
     records = []
+    reference = ablation_params.get("paper_setting", {"mode": "finetune", "epochs": 20})
     for (table, variant), group in results.groupby(["table", "variant"], sort=False):
+        has_paper = bool(paper.get((table, variant)))
+        setting = row_setting(group, reference if has_paper else None)
         for task in ("zsl", "gzsl"):
-            record = {"table": table, "variant": variant, "task": task.upper(), "seeds": len(group)}
+            record = {"table": table, "variant": variant, "setting": setting, "task": task.upper()}
+            record["seeds"] = len(group)
             record |= {c: _cell(group[f"test/{task}/{c}"]) for c in columns}
             if show_paper:
                 ref = paper.get((table, variant), {}).get(task)

@@ -19,6 +19,7 @@ from ovmlr.training.finetune import FinetuneConfig
 from ovmlr.training.fit import best_epoch, fit
 from ovmlr.training.loop import FeatureSplit, TrainingConfig, config_dict, fingerprint
 from ovmlr.training.model_factory import build_model, resolve_model_config
+from ovmlr.training.protocol import SelectionConfig, choose_zero_shot_weight, selection_data
 from ovmlr.training.splits import assemble_split
 from ovmlr.training.tasks import make_training_task
 from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables
@@ -65,9 +66,40 @@ def assemble_eval_split(
     return assemble_split(image_embeddings, image_keys, labels, vocabulary, role="all")
 
 
-def train_c2srt(
+def prepare_selection(
     train_split: FeatureSplit,
     val_split: FeatureSplit,
+    vocabulary: Vocabulary,
+    selection_params: dict[str, Any],
+) -> dict[str, Any]:
+    """What each training run validates on under ``training.selection.protocol`` (lax | seen | disjoint)."""
+    selection = SelectionConfig.from_params(selection_params)
+    logger.info(
+        "Selection protocol %s: epoch%s chosen by %s%s",
+        selection.protocol,
+        " and zero-shot weight" if selection.zero_shot_weights else "",
+        selection.name,
+        "" if selection.strict else " (reads the val split's unseen categories)",
+    )
+    return selection_data(train_split, val_split, vocabulary, selection)
+
+
+def _runs(
+    train_split: FeatureSplit, data: dict[str, Any], selection: SelectionConfig
+) -> list[tuple[str, FeatureSplit, FeatureSplit, Vocabulary]]:
+    """``(role, train, val, vocabulary)`` of each run: the selection run first, then the final run."""
+    runs = []
+    if selection.protocol == "disjoint":
+        runs.append(
+            ("selection", data["selection_train"], data["selection_val"], data["selection_vocabulary"])
+        )
+    runs.append(("final", train_split, data["final_val"], data["final_vocabulary"]))
+    return runs
+
+
+def train_c2srt(
+    train_split: FeatureSplit,
+    selection_data: dict[str, Any],
     vocabulary: Vocabulary,
     backbone_info: dict[str, Any],
     backbone_spec: dict[str, Any],
@@ -76,94 +108,156 @@ def train_c2srt(
     loop_params: dict[str, Any],
     model_params: dict[str, Any],
     finetune_params: dict[str, Any],
+    selection_params: dict[str, Any],
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
     """Train C²SRT; yields after every epoch so each checkpoint is saved at once.
 
+    Under the ``disjoint`` protocol a selection run (seen categories minus the pseudo-unseen ones, validated
+    on seen + pseudo-unseen) trains first; its metrics are logged as ``disjoint/...``. The final run trains
+    on every seen category and validates on what the protocol allows (``val/...``).
+
     Yields:
-        ``(checkpoint, epoch metrics for MLflow, run summary)`` per epoch.
+        ``(checkpoint, epoch metrics for MLflow, run summary)`` per epoch of each run.
     """
     cfg = TrainingConfig.from_params(loop_params)
+    selection = SelectionConfig.from_params(selection_params)
     model_config = resolve_model_config(model_params, backbone_info)
     finetune = finetune_params if cfg.mode == "finetune" else None
-    run_id = fingerprint(
-        config_dict(cfg) | {"resume": None},
-        model_config,
-        finetune,
-        backbone_info.get("backbone_id"),
-        vocabulary.text,
-        vocabulary.neighbours,
-        train_split.image_ids.astype(str).tolist(),
-    )
-    summary = {"fingerprint": run_id, "mode": cfg.mode, "model_config": model_config}
-    resume_from = training_resume.latest(run_id) if cfg.resume else None
-    if cfg.resume and resume_from is None:
-        logger.info("resume: no checkpoint of run %s yet; training from scratch", run_id)
-    if resume_from is not None and resume_from["epoch"] >= cfg.epochs:
-        logger.info("Run %s already finished %d epochs; nothing to train", run_id, cfg.epochs)
-        yield resume_from, {}, summary | {"epochs_done": int(resume_from["epoch"])}
-        return
-    head = build_model(model_config, seed=cfg.seed)
-    task = make_training_task(cfg, head, train_split, val_split, backbone_spec, image_manifest, finetune)
-    for checkpoint in fit(
-        task, val_split.labels, vocabulary.subset("seen"), vocabulary, cfg, run_id, resume_from
-    ):
-        epoch = checkpoint["epoch"]
-        metrics = {
-            k: {"value": v, "step": epoch} for k, v in checkpoint["history"][-1].items() if k != "epoch"
-        }
-        yield checkpoint, metrics, summary | {"epochs_done": epoch}
+    summary: dict[str, Any] = {"mode": cfg.mode, "model_config": model_config, "selection": selection.name}
+    for role, train, val, vocab in _runs(train_split, selection_data, selection):
+        run_id = fingerprint(
+            config_dict(cfg) | {"resume": None},
+            model_config,
+            finetune,
+            backbone_info.get("backbone_id"),
+            vocab.text,
+            vocab.neighbours,
+            list(vocab.roles),
+            train.image_ids.astype(str).tolist(),
+        )
+        summary["fingerprint" if role == "final" else "selection_fingerprint"] = run_id
+        rename = (lambda k: k) if role == "final" else _selection_metric_name
+        resume_from = training_resume.latest(run_id) if cfg.resume else None
+        if cfg.resume and resume_from is None:
+            logger.info("resume: no checkpoint of %s run %s yet; training from scratch", role, run_id)
+        if resume_from is not None and resume_from["epoch"] >= cfg.epochs:
+            logger.info("%s run %s already finished %d epochs; nothing to train", role, run_id, cfg.epochs)
+            yield resume_from, {}, summary | {"epochs_done": int(resume_from["epoch"])}
+            continue
+        logger.info("Training the %s run (%d categories, %d images)", role, len(vocab), len(train))
+        head = build_model(model_config, seed=cfg.seed)
+        task = make_training_task(cfg, head, train, val, backbone_spec, image_manifest, finetune)
+        for checkpoint in fit(task, val.labels, vocab.subset("seen"), vocab, cfg, run_id, resume_from):
+            epoch = checkpoint["epoch"]
+            metrics = {
+                rename(k): {"value": v, "step": epoch}
+                for k, v in checkpoint["history"][-1].items()
+                if k != "epoch"
+            }
+            yield checkpoint, metrics, summary | {"epochs_done": epoch}
+
+
+def _selection_metric_name(key: str) -> str:
+    """``val/gzsl/mAP`` → ``disjoint/gzsl/mAP``; ``train/loss`` → ``disjoint/train/loss`` (selection run)."""
+    return f"disjoint/{key.removeprefix('val/')}"
 
 
 def select_best_checkpoint(
     training_checkpoints: CheckpointStore,
     training_run: dict[str, Any],
     vocabulary: Vocabulary,
+    selection_data: dict[str, Any],
     backbone_spec: dict[str, Any],
+    image_manifest: pd.DataFrame,
     loop_params: dict[str, Any],
     finetune_params: dict[str, Any],
+    selection_params: dict[str, Any],
     prompt: str,
     templates: list[str],
     registry_params: dict[str, Any],
 ) -> TrainedC2SRT:
-    """The trained model of the epoch with the best validation metric (never the test split).
+    """The trained model of the epoch chosen by the selection protocol (never the test split).
+
+    ``lax`` / ``seen``: the final run's best epoch by its val metric. ``disjoint``: the selection run's best
+    epoch by its pseudo-unseen GZSL metric, taken from the final run. With ``zero_shot_weights``, the output
+    ensemble's weight is chosen at that epoch on the same validation data (the selection run's model for
+    ``disjoint``) and written into the model's config.
 
     Args:
-        training_checkpoints: Per-epoch checkpoints of the run.
-        training_run: The run's fingerprint, mode and model config.
+        training_checkpoints: Per-epoch checkpoints of the runs.
+        training_run: The runs' fingerprints, mode and model config.
         vocabulary: The training vocabulary (seen + unseen).
+        selection_data: What each run validated on (:func:`prepare_selection`).
         backbone_spec: The frozen backbone.
-        loop_params: ``training.loop`` (the selection metric).
+        image_manifest: Images (a fine-tuned selection model re-encodes the val split to choose the weight).
+        loop_params: ``training.loop``.
         finetune_params: ``training.finetune`` (the student's trainable blocks, finetune mode).
+        selection_params: ``training.selection``.
         prompt: ``training.prompt`` (ensemble or one template).
         templates: The prompt templates of the text features (``feature_extraction.templates``).
         registry_params: ``training.registry`` (the dataset name, kept in the model's info).
     """
     loop, ft = TrainingConfig.from_params(loop_params), FinetuneConfig.from_params(finetune_params)
-    last = training_checkpoints.latest(training_run["fingerprint"])
-    if last is None:
-        raise ValueError(f"No checkpoint for training run {training_run['fingerprint']}")
-    epoch, value = best_epoch(last["history"], loop.selection_metric)
-    state = training_checkpoints.load(training_run["fingerprint"], epoch)["model_state"]
-    logger.info("Selected epoch %d of %d: val %s = %.4f", epoch, last["epoch"], loop.selection_metric, value)
-    head_state, student_state = split_module_state(state, training_run["mode"])
-    return TrainedC2SRT(
-        model_config=training_run["model_config"],
-        head_state=head_state,
-        vocabulary=vocabulary,
-        backbone_spec=BackboneSpec.from_dict(backbone_spec),
-        templates=prompt_templates(prompt, templates),
-        student_state=student_state,
-        trainable_blocks=ft.trainable_blocks if student_state is not None else 0,
-        info={
-            "dataset": registry_params.get("dataset", "?"),
-            "epoch": epoch,
-            "selection_metric": loop.selection_metric,
-            "selection_value": value,
-            "fingerprint": training_run["fingerprint"],
-            "history": last["history"],
-        },
-        device="cpu",
-    )
+    selection = SelectionConfig.from_params(selection_params)
+    final_id = training_run["fingerprint"]
+    chooser_id = training_run.get("selection_fingerprint", final_id)
+    last, chooser_last = training_checkpoints.latest(final_id), training_checkpoints.latest(chooser_id)
+    if last is None or chooser_last is None:
+        raise ValueError(f"No checkpoint for training run {final_id if last is None else chooser_id}")
+    epoch, value = best_epoch(chooser_last["history"], selection.metric)
+    logger.info("Selected epoch %d of %d: %s = %.4f", epoch, last["epoch"], selection.name, value)
+    model_config = dict(training_run["model_config"])
+
+    def model_at(run_id: str, vocab: Vocabulary, config: dict[str, Any]) -> TrainedC2SRT:
+        state = training_checkpoints.load(run_id, epoch)["model_state"]
+        head_state, student_state = split_module_state(state, training_run["mode"])
+        return TrainedC2SRT(
+            model_config=config,
+            head_state=head_state,
+            vocabulary=vocab,
+            backbone_spec=BackboneSpec.from_dict(backbone_spec),
+            templates=prompt_templates(prompt, templates),
+            student_state=student_state,
+            trainable_blocks=ft.trainable_blocks if student_state is not None else 0,
+            device="cpu",
+        )
+
+    weights_tried = None
+    if selection.zero_shot_weights:
+        is_disjoint = selection.protocol == "disjoint"
+        vocab = selection_data["selection_vocabulary"] if is_disjoint else selection_data["final_vocabulary"]
+        val = selection_data["selection_val"] if is_disjoint else selection_data["final_val"]
+        chooser = model_at(chooser_id, vocab, model_config)
+        val = chooser.encode_split(val, image_manifest, ft.image_root, loop.eval_batch_size)
+        cosine, zero_shot = chooser.ensemble_parts(val, loop.eval_batch_size)
+        weight, weights_tried = choose_zero_shot_weight(
+            cosine,
+            zero_shot,
+            val.labels,
+            vocab.unseen_mask,
+            selection.zero_shot_weights,
+            selection.metric,
+            loop.ks,
+        )
+        value = weights_tried[weight]
+        logger.info("Zero-shot weight %.3g chosen on %s: %s", weight, selection.name, weights_tried)
+        model_config["score"] = {**model_config["score"], "zero_shot_weight": weight}
+    trained = model_at(final_id, vocabulary, model_config)
+    trained.info = {
+        "dataset": registry_params.get("dataset", "?"),
+        "epoch": epoch,
+        "selection_metric": selection.name,
+        "selection_value": value,
+        "selection_protocol": selection.protocol,
+        "zero_shot_weight": model_config["score"].get("zero_shot_weight", 0.0),
+        "zero_shot_weights_tried": None
+        if weights_tried is None
+        else {str(w): v for w, v in weights_tried.items()},
+        "fingerprint": final_id,
+        "history": last["history"],
+        "selection_history": chooser_last["history"] if chooser_id != final_id else None,
+    }
+    return trained
 
 
 def encode_split(

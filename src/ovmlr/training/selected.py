@@ -1,0 +1,131 @@
+"""One configuration trained and selected in memory under a selection protocol (the ablation runner's unit).
+
+The ``training`` pipeline does the same in checkpointed nodes (``train_c2srt`` then
+``select_best_checkpoint``); this is the same sequence without the checkpoint store: the selection run
+(``disjoint``), the final run, the epoch and zero-shot weight chosen on the protocol's validation data, and
+the :class:`~ovmlr.trained.model.TrainedC2SRT` of the chosen epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.trained.model import TrainedC2SRT, prompt_templates, split_module_state
+from ovmlr.training.finetune import FinetuneConfig
+from ovmlr.training.fit import best_epoch, fit
+from ovmlr.training.loop import FeatureSplit, TrainingConfig
+from ovmlr.training.model_factory import build_model, resolve_model_config
+from ovmlr.training.protocol import SelectionConfig, choose_zero_shot_weight, selection_data
+from ovmlr.training.tasks import make_training_task
+from ovmlr.training.vocabulary import Vocabulary
+
+logger = logging.getLogger(__name__)
+
+
+def _train_run(
+    params: dict[str, Any],
+    model_config: dict[str, Any],
+    train: FeatureSplit,
+    val: FeatureSplit,
+    vocabulary: Vocabulary,
+    context: dict[str, Any],
+) -> tuple[dict[int, dict], list[dict[str, float]], bool]:
+    """``(state per epoch, history, trainable)`` of one run (epoch 0: the initial state)."""
+    cfg = TrainingConfig.from_params(params["loop"])
+    task = make_training_task(
+        cfg,
+        build_model(model_config, seed=cfg.seed),
+        train,
+        val,
+        context["backbone_spec"],
+        context["image_manifest"],
+        params.get("finetune"),
+    )
+    trainable = any(p.requires_grad for p in task.module.parameters())
+    states = {0: {k: v.detach().cpu().clone() for k, v in task.module.state_dict().items()}}
+    history: list[dict[str, float]] = []
+    if trainable and cfg.epochs > 0:
+        for checkpoint in fit(task, val.labels, vocabulary.subset("seen"), vocabulary, cfg, "in-memory"):
+            states[checkpoint["epoch"]] = checkpoint["model_state"]
+            history = checkpoint["history"]
+    else:
+        logger.info("no trainable parameter (or 0 epochs): evaluated as initialised")
+    return states, history, trainable
+
+
+def train_selected_model(
+    params: dict[str, Any],
+    vocabulary: Vocabulary,
+    splits: dict[str, FeatureSplit],
+    context: dict[str, Any],
+) -> tuple[TrainedC2SRT, dict[str, Any]]:
+    """Train one configuration and keep the epoch (and zero-shot weight) its selection protocol chooses.
+
+    Args:
+        params: ``training`` parameters (``loop``, ``model``, ``finetune``, ``selection``, ``prompt``).
+        vocabulary: Seen + unseen vocabulary (prompt set and neighbours).
+        splits: ``train``, ``val`` feature splits.
+        context: ``backbone_info``, ``backbone_spec``, ``image_manifest``, ``templates``.
+
+    Returns:
+        The selected model and facts: ``trainable``, ``epoch``, ``mode``, ``selection``, ``val_selection``,
+        ``zero_shot_weight``.
+    """
+    cfg = TrainingConfig.from_params(params["loop"])
+    ft = FinetuneConfig.from_params(params.get("finetune"))
+    selection = SelectionConfig.from_params(params.get("selection"))
+    model_config = resolve_model_config(params["model"], context["backbone_info"])
+    data = selection_data(splits["train"], splits["val"], vocabulary, selection)
+    final_states, final_history, trainable = _train_run(
+        params, model_config, splits["train"], data["final_val"], data["final_vocabulary"], context
+    )
+    facts: dict[str, Any] = {
+        "trainable": trainable,
+        "epoch": 0,
+        "mode": cfg.mode,
+        "selection": selection.name,
+    }
+    chooser_states, chooser_history = final_states, final_history
+    chooser_vocab, chooser_val = data["final_vocabulary"], data["final_val"]
+    if selection.protocol == "disjoint" and trainable and cfg.epochs > 0:
+        chooser_vocab, chooser_val = data["selection_vocabulary"], data["selection_val"]
+        chooser_states, chooser_history, _ = _train_run(
+            params, model_config, data["selection_train"], chooser_val, chooser_vocab, context
+        )
+    epoch = 0
+    if chooser_history:
+        epoch, facts["val_selection"] = best_epoch(chooser_history, selection.metric)
+    facts["epoch"] = epoch
+
+    def model_at(states: dict[int, dict], vocab: Vocabulary, config: dict[str, Any]) -> TrainedC2SRT:
+        head_state, student_state = split_module_state(states[epoch], cfg.mode)
+        return TrainedC2SRT(
+            model_config=config,
+            head_state=head_state,
+            vocabulary=vocab,
+            backbone_spec=BackboneSpec.from_dict(context["backbone_spec"]),
+            templates=prompt_templates(params["prompt"], context["templates"]),
+            student_state=student_state,
+            trainable_blocks=ft.trainable_blocks if student_state is not None else 0,
+            device=cfg.device if cfg.device != "auto" else "cpu",
+        )
+
+    if selection.zero_shot_weights:
+        chooser = model_at(chooser_states, chooser_vocab, model_config)
+        val = chooser.encode_split(chooser_val, context["image_manifest"], ft.image_root, cfg.eval_batch_size)
+        cosine, zero_shot = chooser.ensemble_parts(val, cfg.eval_batch_size)
+        weight, tried = choose_zero_shot_weight(
+            cosine,
+            zero_shot,
+            val.labels,
+            chooser_vocab.unseen_mask,
+            selection.zero_shot_weights,
+            selection.metric,
+            cfg.ks,
+        )
+        facts["val_selection"] = tried[weight]
+        model_config = {**model_config, "score": {**model_config["score"], "zero_shot_weight": weight}}
+    facts["zero_shot_weight"] = float(model_config["score"].get("zero_shot_weight", 0.0))
+    return model_at(final_states, vocabulary, model_config), facts

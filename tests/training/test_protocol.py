@@ -1,0 +1,180 @@
+"""Selection protocols: strict selection never reads an unseen category; the class-disjoint split; the
+zero-shot weight chosen on validation data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ovmlr.training import selected
+from ovmlr.training.loop import FeatureSplit
+from ovmlr.training.protocol import (
+    SelectionConfig,
+    check_strict,
+    choose_zero_shot_weight,
+    disjoint_vocabulary,
+    held_out_mask,
+    seen_columns,
+    selection_data,
+    topped_up_neighbours,
+)
+from ovmlr.training.vocabulary import Vocabulary
+
+D, P, K = 8, 3, 2
+NAMES = ("s0", "s1", "s2", "s3", "s4", "s5", "u0", "u1")
+ROLES = ("seen",) * 6 + ("unseen",) * 2
+UNSEEN = {"u0", "u1"}
+
+
+def _vocabulary(seed: int = 0) -> Vocabulary:
+    rng = np.random.default_rng(seed)
+    text = rng.normal(size=(len(NAMES), D)).astype(np.float32)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    neighbours = np.array([[(i + 1) % 6, (i + 2) % 6] for i in range(len(NAMES))], dtype=np.int64)
+    return Vocabulary(np.arange(len(NAMES)), NAMES, ROLES, text, neighbours)
+
+
+def _split(n: int, columns: int, seed: int) -> FeatureSplit:
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((n, columns)) < 0.4).astype(np.int8)
+    g = rng.normal(size=(n, D)).astype(np.float32)
+    p = rng.normal(size=(n, P, D)).astype(np.float32)
+    return FeatureSplit(np.array([f"i{i}" for i in range(n)]), g, p, labels)
+
+
+def test_seen_columns_drop_every_unseen_category() -> None:
+    split = pd.DataFrame({"category_id": range(8), "name": NAMES, "role": ROLES})
+    labels = pd.DataFrame({"image_id": ["a"], **{n: [1] for n in NAMES}})
+    assert list(seen_columns(labels, split).columns) == ["image_id", *NAMES[:6]]
+
+
+def test_check_strict_refuses_an_unseen_category() -> None:
+    vocab = _vocabulary()
+    with pytest.raises(ValueError, match=r"strict selection received unseen categories \['u0', 'u1'\]"):
+        check_strict(vocab, _split(4, 8, 0), UNSEEN)
+
+
+@pytest.mark.parametrize("protocol", ["seen", "disjoint"])
+def test_strict_protocols_hand_no_unseen_column_to_any_run(protocol: str) -> None:
+    vocab = _vocabulary()
+    train, val = _split(10, 6, 1), _split(12, 8, 2)
+    metric = "seen/mAP" if protocol == "seen" else "gzsl/mAP"
+    data = selection_data(train, val, vocab, SelectionConfig(protocol=protocol, metric=metric))
+    assert data["final_vocabulary"].names == NAMES[:6]
+    np.testing.assert_array_equal(data["final_val"].labels, val.labels[:, :6])
+    assert data["final_val"].global_feats is val.global_feats  # shared, not copied
+    if protocol == "disjoint":
+        pseudo = data["selection_vocabulary"]
+        assert set(pseudo.names) == set(NAMES[:6]) and not UNSEEN & set(pseudo.names)
+        assert data["selection_train"].labels.shape[1] == int((~pseudo.unseen_mask).sum())
+        assert data["selection_val"].labels.shape[1] == 6
+    else:
+        assert data["selection_vocabulary"] is None
+
+
+def test_the_lax_protocol_keeps_the_unseen_columns() -> None:
+    vocab, val = _vocabulary(), _split(12, 8, 2)
+    data = selection_data(_split(10, 6, 1), val, vocab, SelectionConfig(protocol="lax"))
+    assert data["final_val"] is val and data["final_vocabulary"] is vocab
+
+
+def test_disjoint_vocabulary_holds_out_seeded_seen_categories_that_send_no_information() -> None:
+    vocab = _vocabulary()
+    pseudo = disjoint_vocabulary(vocab, fraction=0.34, seed=3)
+    again = disjoint_vocabulary(vocab, fraction=0.34, seed=3)
+    assert pseudo.roles == again.roles and np.array_equal(pseudo.neighbours, again.neighbours)
+    held = pseudo.unseen_mask
+    assert held.sum() == 2  # round(0.34 · 6)
+    assert not held[pseudo.neighbours].any()  # no held-out category is anyone's neighbour
+    assert (pseudo.neighbours != np.arange(6)[:, None]).all()
+    pseudo.subset("seen")  # the training vocabulary of the selection run is closed
+
+
+def test_topped_up_neighbours_keep_allowed_entries_in_order_and_fill_by_similarity() -> None:
+    text = np.eye(4, dtype=np.float32)
+    text[3] = [0.9, 0.1, 0, 0]
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    neighbours = np.array([[1, 2], [2, 0], [0, 1], [2, 1]])
+    allowed = np.array([True, False, True, True])
+    result, replaced = topped_up_neighbours(neighbours, text, allowed)
+    assert result[0].tolist() == [2, 3]  # 1 dropped; 3 is 0's most similar allowed category
+    assert result[3].tolist() == [2, 0]  # 2 kept first; 0 most similar to 3
+    assert replaced == 3  # the three entries pointing at category 1
+
+
+def test_held_out_mask_needs_enough_seen_categories() -> None:
+    assert held_out_mask(10, 0.2, 0, k=4).sum() == 2
+    assert held_out_mask(6, 0.9, 0, k=2).sum() == 3  # K+1 categories stay seen
+    with pytest.raises(ValueError, match="at least K\\+2=6 seen categories"):
+        held_out_mask(5, 0.2, 0, k=4)
+
+
+def test_choose_zero_shot_weight_prefers_what_ranks_the_validation_labels() -> None:
+    labels = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [1, 0, 0, 1]], dtype=np.int8)
+    unseen = np.array([False, False, True, True])
+    zero_shot = labels.astype(np.float32)  # perfect zero-shot scores
+    cosine = np.where(unseen, -labels, labels).astype(np.float32)  # the head inverts the unseen ones
+    weight, tried = choose_zero_shot_weight(
+        cosine, zero_shot, labels, unseen, (0.0, 0.5, 1.0), "zsl/mAP", (1,)
+    )
+    assert tried[1.0] == pytest.approx(1.0) and tried[0.0] < 1.0
+    assert weight == 1.0
+    weight, _ = choose_zero_shot_weight(zero_shot, zero_shot, labels, unseen, (1.0, 0.0), "gzsl/mAP", (1,))
+    assert weight == 0.0  # ties: the smallest weight (the paper's Eq. 10)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"protocol": "strictest"}, "protocol must be one of"),
+        ({"protocol": "seen", "metric": "gzsl/mAP"}, "metric must be seen/"),
+        ({"protocol": "seen", "metric": "seen/mAP", "zero_shot_weights": [0.5]}, "no unseen category"),
+        ({"held_out_fraction": 1.0}, "held_out_fraction"),
+        ({"zero_shot_weights": [1.5]}, "zero_shot_weights must be values in"),
+        ({"epochs": 3}, "Unknown training.selection parameters"),
+    ],
+)
+def test_bad_selection_parameters_are_named(params: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        SelectionConfig.from_params(params)
+
+
+@pytest.mark.parametrize("protocol", ["seen", "disjoint"])
+def test_train_selected_model_never_passes_an_unseen_column_to_fit(monkeypatch, protocol: str) -> None:
+    """Every validation the strict runs do receives only seen columns (spied on ``fit``)."""
+    received = []
+    real_fit = selected.fit
+
+    def spy(task, val_labels, vocab_seen, vocab_all, cfg, run_id, resume_from=None):
+        received.append((vocab_all.names, val_labels.shape[1]))
+        yield from real_fit(task, val_labels, vocab_seen, vocab_all, cfg, run_id, resume_from)
+
+    monkeypatch.setattr(selected, "fit", spy)
+    metric = "seen/mAP" if protocol == "seen" else "gzsl/mAP"
+    weights = [0.0, 0.5] if protocol == "disjoint" else None
+    params = {
+        "prompt": "__ensemble__",
+        "loop": {"epochs": 2, "batch_size": 8, "lr": 1e-2, "ks": [1], "device": "cpu"},
+        "model": {
+            "config": "c2srt_small",
+            "overrides": {"embed_dim": D, "ist.heads": 2, "ist.hidden_dim": 8, "isr.max_patches": 2},
+        },
+        "selection": {"protocol": protocol, "metric": metric, "zero_shot_weights": weights},
+    }
+    context = {
+        "backbone_info": {"embed_dim": D, "logit_scale": 10.0, "backbone_id": "toy"},
+        "backbone_spec": {"model_name": "toy"},
+        "image_manifest": pd.DataFrame(),
+        "templates": ["a photo of a {}."],
+    }
+    splits = {"train": _split(16, 6, 1), "val": _split(12, 8, 2)}
+    trained, facts = selected.train_selected_model(params, _vocabulary(), splits, context)
+    assert len(received) == (2 if protocol == "disjoint" else 1)
+    for names, columns in received:
+        assert not UNSEEN & set(names) and columns == len(names)
+    assert trained.vocabulary.names == NAMES  # the final model scores every category
+    assert facts["selection"] == ("val/seen/mAP" if protocol == "seen" else "disjoint/gzsl/mAP")
+    assert 1 <= facts["epoch"] <= 2 and np.isfinite(facts["val_selection"])
+    if weights:
+        assert facts["zero_shot_weight"] in weights
