@@ -39,7 +39,9 @@ class OpenAIChatBackend:
         max_backoff_s: Longest wait between attempts.
         max_concurrency: Requests in flight at once.
         structured_output: Send the JSON schema of a request as ``response_format`` (OpenAI structured
-            outputs, vLLM and Ollama support it); ``False`` for endpoints that reject it.
+            outputs, vLLM and Ollama support it); ``False`` for endpoints that reject it. It goes without
+            ``strict``, so OpenAI takes it as guidance; its schema limits apply in strict mode, which the
+            schema respects anyway (names past :data:`~ovmlr.llm.prompt.MAX_SCHEMA_ENUM_VALUES` are free).
         sleep: Waiting function (tests pass a recorder).
     """
 

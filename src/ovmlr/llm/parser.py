@@ -1,14 +1,23 @@
 """Parsing an LLM's relation answer into accepted relations and counted rejections.
 
-Accepted shapes: the paper's ``Related Category N: name`` blocks with ``Type of Relationship`` /
-``Association Strength`` / ``Explanation`` fields, and their usual deviations (markdown bold and headings,
-numbered or bulleted items, ``Strength: high``, the strength inline as ``name (Co-occurrence, High)``,
-prose around the answer); or JSON (an object with a list of items, a bare list, inside a code fence or
-truncated mid-answer, in which case every complete item is kept).
+Accepted shapes:
+
+* the paper's ``Related Category N: name`` blocks with ``Type of Relationship`` / ``Association Strength``
+  / ``Explanation`` fields, and their usual deviations (markdown bold and headings, numbered or bulleted
+  items, ``Strength: high``, prose around the answer);
+* one item per line, the fields inline after the name, cut by dashes, pipes, commas or semicolons, or in
+  parentheses, bold or not: ``1. **Natural** – Synonymy/Similarity – High – both are…``,
+  ``- wildlife | Co-occurrence | High``, ``2. fauna, Is-a, very high``, ``- Flora: Part-Whole, Medium``,
+  ``- Wildlife (Co-occurrence, High): animals…``, ``- Category: gardens | Type: … | Strength: Low``;
+* markdown tables, their columns told apart by the header row (``| Category | Relation type | Strength |``
+  above the ``|---|`` rule);
+* JSON (an object with a list of items, a bare list, inside a code fence or truncated mid-answer, in which
+  case every complete item is kept).
 
 Every item found is either accepted or rejected for one counted reason: ``not_in_list`` (the name is not
 one of the listed seen categories), ``self`` (the target category itself), ``unknown_strength`` (missing,
-or not exactly one of High/Medium/Low) or ``duplicate`` (named again in the same answer; the first wins).
+or not exactly one of High/Medium/Low: see :func:`canonical_strength`) or ``duplicate`` (named again in
+the same answer; the first wins).
 """
 
 from __future__ import annotations
@@ -48,7 +57,23 @@ _FIELD = re.compile(
 _HEADER = re.compile(
     r"^related\s+category\s*\[?\s*\d*\s*\]?\s*[:.\-\u2013\u2014)]\s*(?P<name>.+)$", re.IGNORECASE
 )
-_INLINE = re.compile(r"^(?P<name>.+?)\s*(?:\((?P<paren>[^()]*)\)|\s[-\u2013\u2014|]\s+(?P<tail>.+))$")
+_BULLET_ITEM = re.compile(r"^[\s>]*[-*+\u2022]\s")
+# Inline field separators: spaced dashes (so ``Is-a`` and ``t-shirt`` stay whole), pipes, commas, semicolons.
+_SEPARATOR = re.compile(r"\s+[-\u2013\u2014]{1,2}\s+|\s*\|\s*|[,;]\s+")
+_COLON = re.compile(r":\s+")
+_TRAILING_PAREN = re.compile(r"^(?P<name>[^()]+?)\s*\((?P<inner>[^()]*)\)$")
+_NAME_LABEL = re.compile(r"^(?:related\s+|seen\s+)?(?:category|name)(?:\s+name)?\s*[:=]\s*", re.IGNORECASE)
+# Words that make a short inline field a strength (read by canonical_strength, which may still reject it).
+_STRENGTH_HINT = re.compile(r"\b(?:high|medium|low|strong|strongly|weak|weakly|moderate|moderately)\b", re.I)
+_SHORT_FIELD_WORDS = 5  # an unlabelled inline type or strength is at most this long; longer = explanation
+_MAX_NAME_WORDS = 8
+_TABLE_RULE = re.compile(r"^\|?[\s:|-]*-{3,}[\s:|-]*$")
+_COLUMN_ROLES = (  # header cell → role; first match wins (``Related Category`` is a name, not a type)
+    ("strength", re.compile(r"strength|association|level|degree|score", re.I)),
+    ("explanation", re.compile(r"explanation|reason|rationale|why|note", re.I)),
+    ("name", re.compile(r"categor|name|concept|class|label", re.I)),
+    ("type", re.compile(r"type|relation|kind", re.I)),
+)
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}")
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 
@@ -94,7 +119,15 @@ def canonical_relation_type(text: str) -> str:
 
 
 def canonical_strength(text: str | None) -> str | None:
-    """``High``/``Medium``/``Low`` when ``text`` names exactly one of them, else ``None``."""
+    """``High``/``Medium``/``Low`` when ``text`` names exactly one of them, else ``None``.
+
+    A qualifier grades within the level it names and is dropped: ``very high``, ``moderately high``,
+    ``High (strong)`` → High; ``fairly low`` → Low. Two different levels are ambiguous: a range
+    (``medium-low``, ``Medium-High``) or the prompt's own ``High / Medium / Low`` → ``None``. Words of
+    another scale are not read as levels (``strong``, ``very strong``, ``weak``, ``moderate`` → ``None``):
+    the prompt asks for High/Medium/Low, and mapping a scale the model chose itself would be a guess.
+    ``None`` is counted as an ``unknown_strength`` rejection, never dropped silently.
+    """
     words = {w.capitalize() for w in _STRENGTH_WORD.findall(text or "")}
     return words.pop() if len(words) == 1 else None
 
@@ -188,48 +221,171 @@ def _header_name(line: str) -> tuple[str, bool] | None:
     numbered = _NUMBER.match(line)
     if numbered:
         name = line[numbered.end() :].strip().rstrip(":").strip()
-        return (name, False) if name and len(name.split()) <= 8 else None
+        return (name, False) if name and len(name.split()) <= _MAX_NAME_WORDS else None
     if line.endswith(":") and 0 < len(line[:-1].split()) <= 4:
         return line[:-1].strip(), False
     return None
 
 
-def _split_inline(item: dict[str, str | None]) -> None:
-    """Move an inline ``(Type, Strength)`` or ``- Strength`` suffix of the name into the item's fields."""
-    match = _INLINE.match(item["name"] or "")
-    extra = match and (match.group("paren") or match.group("tail"))
-    if not extra or canonical_strength(extra) is None:
-        return
-    item["name"] = match.group("name").strip()
-    item["strength"] = item["strength"] or extra
-    if any(pattern.search(extra) for pattern, _ in _TYPE_PATTERNS):
-        item["type"] = item["type"] or extra
+def _split_fields(text: str, separator: re.Pattern = _SEPARATOR) -> list[str]:
+    """``text`` cut at ``separator`` outside parentheses: ``a – b (c, d) | e`` → a, b (c, d), e."""
+    fields, start = [], 0
+    for match in separator.finditer(text):
+        before = text[: match.start()]
+        if before.count("(") > before.count(")"):
+            continue
+        fields.append(text[start : match.start()])
+        start = match.end()
+    fields.append(text[start:])
+    return [field.strip() for field in fields if field.strip()]
+
+
+def _names_type(text: str) -> bool:
+    return any(pattern.search(text) for pattern, _ in _TYPE_PATTERNS)
+
+
+def _names_type_or_strength(text: str) -> bool:
+    return bool(_STRENGTH_HINT.search(text)) or _names_type(text)
+
+
+def _inline_fields(text: str) -> list[str]:
+    """The name, then the fields after it.
+
+    ``Category: x`` loses its label; ``name: rest`` and a trailing ``name (Type, Strength)`` are split
+    off the name (a parenthesis naming neither, as in ``Seal (animal)``, stays part of the name).
+    """
+    head, *rest = _split_fields(text) or [""]
+    name, *after = _split_fields(_NAME_LABEL.sub("", head), _COLON) or [""]
+    extra = [": ".join(after)] if after else []
+    paren = _TRAILING_PAREN.match(name.strip())
+    if paren and _names_type_or_strength(paren.group("inner")):
+        name, extra = paren.group("name"), [*_split_fields(paren.group("inner")), *extra]
+    return [name.strip(), *extra, *rest]
+
+
+def _inline_values(fields: Sequence[str]) -> dict[str, str | None]:
+    """Type and strength among inline ``fields`` (``None`` where no field gives one).
+
+    A labelled field (``Strength: High``) gives its value; otherwise the first short field naming a
+    relationship type, and the first naming a strength word, are taken (``Co-occurrence/High`` is both).
+    """
+    values: dict[str, str | None] = {"type": None, "strength": None}
+    for text in fields:
+        labelled = _field_line(text)
+        if labelled:
+            kind, value = labelled
+            if kind in values and values[kind] is None:
+                values[kind] = value
+        elif len(text.split()) <= _SHORT_FIELD_WORDS:
+            if values["strength"] is None and _STRENGTH_HINT.search(text):
+                values["strength"] = text
+            if values["type"] is None and _names_type(text):
+                values["type"] = text
+    return values
+
+
+def _inline_item(text: str, need_both: bool = False) -> dict[str, str | None] | None:
+    """The item of ``name – type – strength – explanation`` (or any layout of :func:`_inline_fields`).
+
+    ``None`` unless a field after the name is a type or a strength (both when ``need_both``: a line
+    outside a list must look more like an item than prose does), or when the name is empty or long.
+    """
+    name, *rest = _inline_fields(text)
+    values = _inline_values(rest)
+    found = [value is not None for value in values.values()]
+    if not name or len(name.split()) > _MAX_NAME_WORDS or not (all(found) if need_both else any(found)):
+        return None
+    return {"name": name, **values}
+
+
+def _item_of_line(raw: str, line: str) -> tuple[dict[str, str | None], bool] | None:
+    """The item ``line`` opens and whether it stands alone (kept without field lines below it)."""
+    header = _header_name(line)
+    if header and header[1]:
+        name = header[0]
+        return _inline_item(name) or {"name": name, "type": None, "strength": None}, True
+    in_list = bool(_BULLET_ITEM.match(raw) or _NUMBER.match(line) or line.startswith("|"))
+    inline = _inline_item(_NUMBER.sub("", line), need_both=not in_list)
+    if inline:
+        return inline, True
+    return ({"name": header[0], "type": None, "strength": None}, False) if header else None
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().removeprefix("|").removesuffix("|").split("|")]
+
+
+def _table_columns(header: Sequence[str]) -> dict[str, int] | None:
+    """Column index per role (name/type/strength/explanation); ``None`` for a table of no relations."""
+    columns: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        role = next((role for role, pattern in _COLUMN_ROLES if pattern.search(cell)), None)
+        if role is not None and role not in columns:
+            columns[role] = index
+    if "type" not in columns and "strength" not in columns:
+        return None
+    free = [i for i, cell in enumerate(header) if cell and i not in columns.values()]
+    columns.setdefault("name", free[0] if free else 0)
+    return columns
+
+
+def _table_items(lines: Sequence[str]) -> dict[int, dict[str, str | None] | None]:
+    """Line index → the item of a table row, or ``None`` for a header or rule line (no item).
+
+    A table is a header row over a ``|---|`` rule; rows of a table without one are left to the
+    inline parser (``| wildlife | Co-occurrence | High |``).
+    """
+    found: dict[int, dict[str, str | None] | None] = {}
+    columns = None
+    for index, line in enumerate(lines):
+        if not line.startswith("|"):
+            columns = None
+        elif _TABLE_RULE.match(line):
+            found[index] = None
+        elif index + 1 < len(lines) and _TABLE_RULE.match(lines[index + 1]):
+            columns, found[index] = _table_columns(_cells(line)), None
+        elif columns is not None and any(_cells(line)):
+            cells = _cells(line)
+            cell = {role: cells[i] if i < len(cells) else None for role, i in columns.items()}
+            found[index] = {
+                "name": cell["name"] or "",
+                "type": cell.get("type"),
+                "strength": cell.get("strength"),
+            }
+    return found
 
 
 def extract_text_items(text: str) -> list[dict[str, str | None]]:
-    """Relation items of an answer in the paper's text format or a common variant of it."""
+    """Relation items of a free-form answer, in answer order (see the module docstring for the layouts).
+
+    A block header (``Related Category 1: natural``, ``2. **Wildlife**``) collects the field lines below
+    it; a header without any is kept only in the paper's explicit form. A line with inline fields, or a
+    table row, is an item on its own.
+    """
+    cleaned = [(raw, _BULLET.sub("", _MARKUP.sub("", raw)).strip()) for raw in text.splitlines()]
+    raws, lines = [raw for raw, line in cleaned if line], [line for _, line in cleaned if line]
+    table = _table_items(lines)
     items: list[dict[str, str | None]] = []
-    explicit: list[bool] = []
-    has_field: list[bool] = []
-    for raw in text.splitlines():
-        line = _BULLET.sub("", _MARKUP.sub("", raw)).strip()
-        if not line:
+    kept: list[bool] = []
+    for index, (raw, line) in enumerate(zip(raws, lines, strict=True)):
+        if index in table:
+            row = table[index]
+            if row is not None:
+                items.append(row)
+                kept.append(True)
             continue
         field_value = _field_line(line)
-        if field_value and items:
-            kind, value = field_value
-            items[-1][kind] = items[-1].get(kind) or value
-            has_field[-1] = True
+        if field_value:
+            if items:
+                kind, value = field_value
+                items[-1][kind] = items[-1].get(kind) or value
+                kept[-1] = True
             continue
-        header = None if field_value else _header_name(line)
-        if header:
-            items.append({"name": header[0], "type": None, "strength": None})
-            explicit.append(header[1])
-            has_field.append(False)
-    kept = [item for item, e, f in zip(items, explicit, has_field, strict=True) if e or f]
-    for item in kept:
-        _split_inline(item)
-    return kept
+        opened = _item_of_line(raw, line)
+        if opened:
+            items.append(opened[0])
+            kept.append(opened[1])
+    return [item for item, keep in zip(items, kept, strict=True) if keep]
 
 
 def parse_relation_response(text: str, listed: Sequence[str], target: str) -> ParseResult:

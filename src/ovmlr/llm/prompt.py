@@ -8,6 +8,10 @@ strength, explanation) restate the fields of its answer format.
 Two answer formats share that text: ``"text"`` is the paper's ``Related Category N: name`` blocks, verbatim;
 ``"json"`` asks for the same fields as one JSON object, so that a backend with constrained decoding (the
 local llama.cpp backend, OpenAI structured outputs, vLLM) can force an answer that always parses.
+
+The ``"json"`` answer schema lists the candidates as the ``enum`` of the category name while that fits an
+API's structured-output limits (:data:`MAX_SCHEMA_ENUM_VALUES`); past them (Open Images lists 7,186 seen
+categories) the name is an unconstrained string, which the parser still checks against the listed names.
 """
 
 from __future__ import annotations
@@ -30,6 +34,22 @@ STRENGTH_SCORES: dict[str, int] = {"High": 3, "Medium": 2, "Low": 1}
 """Association strength → metric (Supplement B.3; a category not mentioned scores 0)."""
 
 OUTPUT_FORMATS = ("text", "json")
+
+# OpenAI structured outputs limit the enums of one schema and reject a request past that with HTTP 400:
+# "Expected at most 500 enum values in total within a single schema when using structured outputs" (the
+# API's error, reported in 2024 at
+# https://community.openai.com/t/500-enums-limitation-in-structured-output/974416). The guide's
+# "Supported schemas" section has since raised the total to 1,000 and caps one string enum of more than
+# 250 values at 15,000 characters in all
+# (https://developers.openai.com/api/docs/guides/structured-outputs#supported-schemas). The default keeps
+# the older, smaller total: a schema within it is accepted under both. vLLM, Ollama and llama.cpp have no
+# such limit (pass ``max_enum_values=None``), but a grammar of thousands of names is slow to build.
+MAX_SCHEMA_ENUM_VALUES = 500
+"""Most enum values one answer schema may hold in total (all its enums together)."""
+LARGE_ENUM_VALUES = 250
+"""A string enum with more values than this is also bounded by :data:`MAX_LARGE_ENUM_CHARS`."""
+MAX_LARGE_ENUM_CHARS = 15_000
+"""Most characters, all values together, of a string enum of more than :data:`LARGE_ENUM_VALUES` values."""
 
 _TYPE_DEFINITIONS = (
     "Two categories are conceptually very similar or synonymous.",
@@ -146,25 +166,62 @@ def build_relation_messages(
     return [{"role": "user", "content": build_relation_prompt(target, seen_names, output_format)}]
 
 
+def name_enum_fits(seen_names: Sequence[str], max_enum_values: int | None = MAX_SCHEMA_ENUM_VALUES) -> bool:
+    """Whether the answer schema may list ``seen_names`` as an ``enum`` within structured-output limits.
+
+    The total counts the schema's other enums too (5 relationship types, 3 strengths): with the default
+    limit of 500, at most 492 names fit, and past 250 names at most :data:`MAX_LARGE_ENUM_CHARS`
+    characters of them. ``max_enum_values=None``: no limit (every list fits).
+    """
+    if max_enum_values is None:
+        return True
+    n_values = len(seen_names) + len(RELATION_TYPES) + len(STRENGTH_SCORES)
+    n_chars = sum(len(name) for name in seen_names)
+    return n_values <= max_enum_values and (
+        len(seen_names) <= LARGE_ENUM_VALUES or n_chars <= MAX_LARGE_ENUM_CHARS
+    )
+
+
+def _category_field(seen_names: Sequence[str], max_enum_values: int | None) -> dict[str, Any]:
+    if name_enum_fits(seen_names, max_enum_values):
+        return {"type": "string", "enum": list(seen_names)}
+    return {"type": "string", "description": "One name from the list of seen categories, spelled as listed."}
+
+
 def relation_response_schema(
-    seen_names: Sequence[str], max_relations: int, max_explanation_chars: int
+    seen_names: Sequence[str],
+    max_relations: int,
+    max_explanation_chars: int,
+    max_enum_values: int | None = MAX_SCHEMA_ENUM_VALUES,
 ) -> dict[str, Any]:
-    """JSON schema of a ``"json"`` answer: category names restricted to ``seen_names``.
+    """JSON schema of a ``"json"`` answer: category names restricted to ``seen_names`` where that fits.
+
+    Within the limit the name is an ``enum`` of ``seen_names``; past it (:func:`name_enum_fits`) it is a
+    free string, so that an API with structured-output limits still accepts the request. Either way the
+    parser accepts only listed names (anything else is a ``not_in_list`` rejection).
 
     Args:
         seen_names: The candidates listed in the prompt.
         max_relations: Most related categories one answer may list (bounds the output tokens).
         max_explanation_chars: Longest explanation (bounds the output tokens).
+        max_enum_values: Most enum values the schema may hold in total (OpenAI's limit by default, see
+            :data:`MAX_SCHEMA_ENUM_VALUES`); ``None`` for a server without one.
+
+    Raises:
+        ValueError: On a bound below 1, or a limit too small for the schema's own 8 enum values.
     """
     if max_relations < 1 or max_explanation_chars < 1:
         raise ValueError(
             "max_relations and max_explanation_chars must be >= 1, "
             f"got {max_relations}, {max_explanation_chars}"
         )
+    own_values = len(RELATION_TYPES) + len(STRENGTH_SCORES)
+    if max_enum_values is not None and max_enum_values <= own_values:
+        raise ValueError(f"max_enum_values must be >= {own_values + 1} or None, got {max_enum_values}")
     item = {
         "type": "object",
         "properties": {
-            "category": {"type": "string", "enum": list(seen_names)},
+            "category": _category_field(seen_names, max_enum_values),
             "relationship": {"type": "string", "enum": list(RELATION_TYPES)},
             "strength": {"type": "string", "enum": list(STRENGTH_SCORES)},
             "explanation": {"type": "string", "maxLength": max_explanation_chars},

@@ -1,16 +1,35 @@
-"""The LLM requests of a mining run: one per category, chunk of seen candidates and query index."""
+"""The LLM requests of a mining run: one per category, chunk of seen candidates and query index.
+
+A ``json`` request whose candidate list is too long for a structured-output ``enum``
+(:func:`~ovmlr.llm.prompt.name_enum_fits`) gets a schema whose category name is a free string, and the
+run logs one warning saying how many lists that concerns. The list is not chunked automatically:
+chunking changes what the model is asked (the paper lists every seen category in one prompt), multiplies
+the calls and changes every cached prompt, so ``chunk_size`` stays the user's choice; the parser checks
+the names against the list either way.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
 
 from ovmlr.llm.backend import ChatRequest
-from ovmlr.llm.prompt import build_relation_messages, prompt_hash, relation_response_schema
+from ovmlr.llm.prompt import (
+    LARGE_ENUM_VALUES,
+    MAX_LARGE_ENUM_CHARS,
+    MAX_SCHEMA_ENUM_VALUES,
+    build_relation_messages,
+    name_enum_fits,
+    prompt_hash,
+    relation_response_schema,
+)
 
 from .config import LLMQueryConfig
+
+logger = logging.getLogger(__name__)
 
 REQUEST_COLUMNS = [
     "category_id",
@@ -94,17 +113,36 @@ def _query_row(
     }
 
 
+def _warn_of_free_names(n_free: int, n_lists: int) -> None:
+    if n_free:
+        logger.warning(
+            "%d of %d candidate lists are too long for an enum in a structured-output schema (OpenAI's "
+            "limits: %d enum values in all; %d characters for an enum of more than %d values): their JSON "
+            "schema leaves the category name a free string, checked against the list when parsed. A "
+            "relation_mining.llm.chunk_size of at most %d keeps the names constrained.",
+            n_free,
+            n_lists,
+            MAX_SCHEMA_ENUM_VALUES,
+            MAX_LARGE_ENUM_CHARS,
+            LARGE_ENUM_VALUES,
+            LARGE_ENUM_VALUES,
+        )
+
+
 def build_request_table(category_split: pd.DataFrame, config: LLMQueryConfig) -> pd.DataFrame:
     """Every request of a run, in category order: the paper's prompt per category over its seen candidates.
 
     Each category's candidates are all seen categories but itself, chunked by ``config.chunk_size``;
-    each query lists its chunk in :func:`listing_order`.
+    each query lists its chunk in :func:`listing_order`. Logs a warning when a ``json`` request's
+    candidates are too many for the answer schema's name ``enum`` (see the module docstring).
     """
     names = dict(zip(category_split["category_id"].astype(int), category_split["name"], strict=True))
     seen = category_split.loc[category_split["role"] == "seen", "category_id"].astype(int).tolist()
-    rows = []
+    rows, n_free, n_lists = [], 0, 0
     for target_id, target in names.items():
         chunks = chunk_candidates([i for i in seen if i != target_id], config.chunk_size)
+        n_lists += len(chunks)
+        n_free += sum(not name_enum_fits([names[i] for i in chunk]) for chunk in chunks)
         for chunk_index, chunk in enumerate(chunks):
             for q in range(config.n_queries):
                 listed = listing_order(chunk, config, target_id, chunk_index, q)
@@ -118,6 +156,8 @@ def build_request_table(category_split: pd.DataFrame, config: LLMQueryConfig) ->
                         "seed": config.seed + q,
                     }
                 )
+    if config.output_format == "json":
+        _warn_of_free_names(n_free, n_lists)
     return pd.DataFrame(rows, columns=REQUEST_COLUMNS)
 
 
