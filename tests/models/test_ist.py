@@ -7,6 +7,7 @@ import torch
 from torch_geometric.nn import GATv2Conv
 
 from ovmlr.models import IST, DenseGATv2Conv, ISTConfig, batched_edge_index
+from ovmlr.models.gatv2 import dense_edge_attention
 
 # 6 categories, K = 2 in-neighbours each (row i: the sources j of edges j → i):
 # 0 ← {1, 2}, 1 ← {2, 3}, 2 ← {3, 1}, 3 ← {1, 2}, 4 ← {5, 0}, 5 ← {0, 4}.
@@ -116,3 +117,83 @@ def test_checkpointed_chunks_match_the_unchunked_layer() -> None:
 def test_chunk_size_with_pyg_is_rejected() -> None:
     with pytest.raises(ValueError, match="ist.chunk_size must be null or >= 1 with implementation 'dense'"):
         ISTConfig(implementation="pyg", chunk_size=64)
+
+
+@pytest.mark.parametrize("implementation", ["dense", "pyg"])
+def test_attention_sums_to_one_over_the_neighbours(implementation: str) -> None:
+    image, text = _inputs()
+    _, attention = _ist(2, implementation)(image, text, NEIGHBOURS, return_attention=True)
+    assert len(attention) == 2
+    for alpha in attention:
+        assert alpha.shape == (3, 6, 2, 2)  # [B, C, K, H]
+        assert (alpha >= 0).all()
+        torch.testing.assert_close(alpha.sum(dim=2), torch.ones(3, 6, 2))
+
+
+@pytest.mark.parametrize("implementation", ["dense", "pyg"])
+def test_returning_attention_leaves_the_output_unchanged(implementation: str) -> None:
+    ist = _ist(2, implementation)
+    image, text = _inputs()
+    h, _ = ist(image, text, NEIGHBOURS, return_attention=True)
+    torch.testing.assert_close(h, ist(image, text, NEIGHBOURS), rtol=0, atol=0)
+
+
+def test_ist_dense_and_pyg_attention_agree() -> None:
+    dense, pyg = _ist(2, "dense"), _ist(2, "pyg", seed=1)
+    pyg.load_state_dict(dense.state_dict())
+    image, text = _inputs()
+    h_dense, attention_dense = dense(image, text, NEIGHBOURS, return_attention=True)
+    h_pyg, attention_pyg = pyg(image, text, NEIGHBOURS, return_attention=True)
+    torch.testing.assert_close(h_dense, h_pyg, rtol=1e-5, atol=1e-5)
+    for layer, (alpha_dense, alpha_pyg) in enumerate(zip(attention_dense, attention_pyg, strict=True)):
+        torch.testing.assert_close(alpha_dense, alpha_pyg, rtol=1e-5, atol=1e-5, msg=f"layer {layer}")
+
+
+def test_attention_weights_the_messages_as_returned() -> None:
+    """α is what the layer uses: Σ_k α_ik W_l h_{neighbours[i, k]} + W_res h_i + b reproduces h'."""
+    torch.manual_seed(0)
+    layer = DenseGATv2Conv(5, 3, heads=2).double().eval()
+    x = torch.randn(3, 6, 5, dtype=torch.float64)
+    out, alpha = layer(x, NEIGHBOURS, return_attention=True)
+    x_j = layer.lin_l(x).view(3, 6, 2, 3)[:, NEIGHBOURS]  # [B, C, K, H, F]
+    messages = (alpha.unsqueeze(-1) * x_j).sum(dim=2).reshape(3, 6, 6)
+    torch.testing.assert_close(out, messages + layer.res(x) + layer.bias)
+
+
+def test_pyg_returns_the_edges_in_the_given_order() -> None:
+    """With add_self_loops=False PyG keeps batched_edge_index's order (the mapping does not rely on it)."""
+    torch.manual_seed(0)
+    pyg = GATv2Conv(5, 3, heads=2, add_self_loops=False, residual=True)
+    edge_index = batched_edge_index(NEIGHBOURS, 3)
+    _, (returned, alpha) = pyg(torch.randn(18, 5), edge_index, return_attention_weights=True)
+    assert torch.equal(returned, edge_index) and alpha.shape == (36, 2)
+
+
+def test_dense_edge_attention_maps_edges_in_any_order() -> None:
+    edge_index = batched_edge_index(NEIGHBOURS, 2)  # [2, 24]
+    alpha = torch.arange(48.0).view(24, 2)  # edge e, head m → 2e + m
+    expected = alpha.view(2, 6, 2, 2)
+    torch.testing.assert_close(dense_edge_attention(edge_index, alpha, NEIGHBOURS, 2), expected)
+    shuffled = torch.randperm(24, generator=torch.Generator().manual_seed(0))
+    mapped = dense_edge_attention(edge_index[:, shuffled], alpha[shuffled], NEIGHBOURS, 2)
+    torch.testing.assert_close(mapped, expected)
+
+
+def test_dense_edge_attention_names_missing_edges() -> None:
+    edge_index = batched_edge_index(NEIGHBOURS, 2)
+    with pytest.raises(ValueError, match="lacks edges of the 2 copies of the 6-category, K=2 graph"):
+        dense_edge_attention(edge_index[:, 1:], torch.ones(23, 2), NEIGHBOURS, 2)
+
+
+def test_checkpointed_chunks_return_the_same_attention() -> None:
+    torch.manual_seed(0)
+    full = DenseGATv2Conv(5, 3, heads=2).double()
+    chunked = DenseGATv2Conv(5, 3, heads=2, chunk_size=4).double()
+    chunked.load_state_dict(full.state_dict())
+    x = torch.randn(3, 6, 5, dtype=torch.float64, requires_grad=True)
+    out, alpha = full(x, NEIGHBOURS, return_attention=True)
+    out_chunked, alpha_chunked = chunked(x, NEIGHBOURS, return_attention=True)
+    torch.testing.assert_close(out_chunked, out)
+    torch.testing.assert_close(alpha_chunked, alpha)
+    alpha_chunked[:, :, 0].sum().backward()  # α is differentiable through the checkpointed chunks
+    assert x.grad is not None and torch.isfinite(x.grad).all()

@@ -37,6 +37,45 @@ def batched_edge_index(neighbours: Tensor, batch_size: int) -> Tensor:
     return torch.stack([(source + offsets).reshape(-1), (target + offsets).reshape(-1)])
 
 
+def dense_edge_attention(edge_index: Tensor, alpha: Tensor, neighbours: Tensor, batch_size: int) -> Tensor:
+    """Per-edge coefficients (as PyG's ``GATv2Conv`` returns them) in :class:`DenseGATv2Conv`'s layout.
+
+    Each edge is looked up by its (source j, target i) pair, so PyG may return the edges in any order. With
+    ``add_self_loops=False`` and a dense ``edge_index`` it returns them as given, in the order of
+    :func:`batched_edge_index`; a neighbour listed twice for one target has two edges with the same score,
+    hence the same α, so either copy serves both slots.
+
+    Args:
+        edge_index: The edges PyG returned with ``alpha`` (row 0 = sources, row 1 = targets).
+        alpha: Coefficient of each edge and head.
+        neighbours: The category graph the edges were built from.
+        batch_size: B, number of graph copies.
+
+    Returns:
+        ``α[b, i, k, m]``, the coefficient of the edge ``neighbours[i, k]`` → i in copy b and head m.
+
+    Raises:
+        ValueError: If an edge of the graph is not among the returned edges.
+
+    Shapes:
+        edge_index: [2, E], alpha: [E, H], neighbours: [C, K] → [B, C, K, H]
+    """
+    n_categories, k = neighbours.shape
+    n_nodes = batch_size * n_categories
+    expected = batched_edge_index(neighbours, batch_size)  # [2, B·C·K]
+    returned_key = edge_index[1] * n_nodes + edge_index[0]  # [E], target-major pair id
+    wanted_key = expected[1] * n_nodes + expected[0]  # [B·C·K]
+    order = torch.argsort(returned_key)
+    position = torch.searchsorted(returned_key[order], wanted_key).clamp(max=max(len(order) - 1, 0))
+    found = order[position] if len(order) else position  # [B·C·K], index into the returned edges
+    if not len(order) or not torch.equal(returned_key[found], wanted_key):
+        raise ValueError(
+            f"the attention's edge_index ({edge_index.shape[1]} edges) lacks edges of the "
+            f"{batch_size} copies of the {n_categories}-category, K={k} graph"
+        )
+    return alpha[found].view(batch_size, n_categories, k, -1)
+
+
 class DenseGATv2Conv(nn.Module):
     r"""Multi-head GATv2 layer (Brody et al., 2022) on a fixed-degree graph, Eq. (19)-(23).
 
@@ -99,37 +138,56 @@ class DenseGATv2Conv(nn.Module):
         nn.init.uniform_(self.att, -bound, bound)
         nn.init.zeros_(self.bias)
 
-    def attend(self, x_l: Tensor, x_r: Tensor, neighbours: Tensor) -> Tensor:
+    def attend(self, x_l: Tensor, x_r: Tensor, neighbours: Tensor) -> tuple[Tensor, Tensor]:
         """Eq. (20), (22) and the sum of Eq. (23) for the targets in ``x_r`` / ``neighbours`` (chunk or all).
 
+        Returns:
+            The attended messages and the coefficients α (softmax over K, before attention dropout).
+
         Shapes:
-            x_l: [B, C, H, F] (all sources), x_r: [B, c, H, F], neighbours: [c, K] → [B, c, H, F]
+            x_l: [B, C, H, F] (all sources), x_r: [B, c, H, F], neighbours: [c, K]
+            → out [B, c, H, F], α [B, c, K, H]
         """
         x_j = x_l[:, neighbours]  # [B, c, K, H, F]
         e = (F.leaky_relu(x_r.unsqueeze(2) + x_j, self.negative_slope) * self.att).sum(dim=-1)  # [B, c, K, H]
-        alpha = F.dropout(torch.softmax(e, dim=2), p=self.dropout, training=self.training)
-        return torch.einsum("bckh,bckhf->bchf", alpha, x_j)
+        alpha = torch.softmax(e, dim=2)  # [B, c, K, H]
+        dropped = F.dropout(alpha, p=self.dropout, training=self.training)
+        return torch.einsum("bckh,bckhf->bchf", dropped, x_j), alpha
 
-    def _attend_checkpointed(self, x_l: Tensor, x_r: Tensor, neighbours: Tensor) -> Tensor:
+    def _attend_checkpointed(self, x_l: Tensor, x_r: Tensor, neighbours: Tensor) -> tuple[Tensor, Tensor]:
         """:meth:`attend` over chunks of ``chunk_size`` targets, each recomputed in backward."""
         step = self.chunk_size
         chunks = [
             checkpoint(self.attend, x_l, x_r[:, i : i + step], neighbours[i : i + step], use_reentrant=False)
             for i in range(0, neighbours.shape[0], step)
         ]
-        return torch.cat(chunks, dim=1)
+        return torch.cat([out for out, _ in chunks], dim=1), torch.cat([alpha for _, alpha in chunks], dim=1)
 
-    def forward(self, x: Tensor, neighbours: Tensor) -> Tensor:
-        """Attend over each node's K neighbours (see the class docstring)."""
+    def forward(
+        self, x: Tensor, neighbours: Tensor, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Attend over each node's K neighbours (see the class docstring).
+
+        Args:
+            x: Node features.
+            neighbours: ``neighbours[i]`` are the K sources j of the edges j → i.
+            return_attention: Also return α, the softmax coefficients of Eq. (22) *before* attention
+                dropout (in ``eval()`` mode, the weights actually used). ``α[b, i, k, m]`` is how much
+                node i attends to ``neighbours[i, k]`` in head m; it sums to 1 over k.
+
+        Returns:
+            h' [B, C, H·F], or ``(h', α)`` with α [B, C, K, H] when ``return_attention``.
+        """
         B, C, _ = x.shape
         H, F_out = self.heads, self.out_channels
         x_l = self.lin_l(x).view(B, C, H, F_out)  # source / message projection
         x_r = self.lin_r(x).view(B, C, H, F_out)  # target projection
         if self.chunk_size is None or not torch.is_grad_enabled():
-            out = self.attend(x_l, x_r, neighbours)
+            out, alpha = self.attend(x_l, x_r, neighbours)
         else:
-            out = self._attend_checkpointed(x_l, x_r, neighbours)
-        return out.reshape(B, C, H * F_out) + self.res(x) + self.bias
+            out, alpha = self._attend_checkpointed(x_l, x_r, neighbours)
+        out = out.reshape(B, C, H * F_out) + self.res(x) + self.bias
+        return (out, alpha) if return_attention else out
 
     def extra_repr(self) -> str:
         slope = self.negative_slope

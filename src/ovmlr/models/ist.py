@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv
 
 from ovmlr.models.config import ISTConfig
-from ovmlr.models.gatv2 import DenseGATv2Conv, batched_edge_index
+from ovmlr.models.gatv2 import DenseGATv2Conv, batched_edge_index, dense_edge_attention
 
 
 def _make_layer(config: ISTConfig, in_channels: int, out_channels: int) -> nn.Module:
@@ -93,19 +93,68 @@ class IST(nn.Module):
         h = F.dropout(F.gelu(h), p=self.config.dropout, training=self.training)
         return self.ffn_in["fc2"](h)
 
-    def forward(self, image_feats: Tensor, text_feats: Tensor, neighbours: Tensor) -> Tensor:
-        """Refined node features :math:`h_l` (see the class docstring for shapes)."""
+    def forward(
+        self, image_feats: Tensor, text_feats: Tensor, neighbours: Tensor, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
+        """Refined node features :math:`h_l` (see the class docstring for shapes).
+
+        Args:
+            image_feats: :math:`f_{img}`, one feature per image and category.
+            text_feats: :math:`f_{txt}`, one feature per category.
+            neighbours: ``neighbours[i]`` are the K categories whose information flows into category i.
+            return_attention: Also return each layer's attention coefficients α (Eq. 22; the paper's
+                Fig. 7), ``α[b, i, k, m]`` = how much category i attends to ``neighbours[i, k]`` in head m of
+                image b; it sums to 1 over k. The dense layers give α before attention dropout, PyG's after
+                it; in ``eval()`` mode (no dropout) the two agree.
+
+        Returns:
+            :math:`h_l`, or ``(h_l, [α per layer])`` when ``return_attention``.
+
+        Shapes:
+            image_feats: [B, C, D], text_feats: [C, D], neighbours: [C, K] → [B, C, D] (and L × [B, C, K, H])
+        """
         h = self.initial_features(image_feats, text_feats)
-        batch, n_categories = h.shape[:2]
-        edge_index = batched_edge_index(neighbours, batch) if self.config.implementation == "pyg" else None
+        edge_index = (
+            batched_edge_index(neighbours, h.shape[0]) if self.config.implementation == "pyg" else None
+        )
+        attention = []
         for i, layer in enumerate(self.layers):
-            if edge_index is None:
-                h = layer(h, neighbours)
-            else:
-                h = layer(h.reshape(batch * n_categories, -1), edge_index).view(batch, n_categories, -1)
+            h, alpha = self.propagate(layer, h, neighbours, edge_index, return_attention)
+            attention.append(alpha)
             if i < len(self.layers) - 1:
                 h = F.dropout(F.elu(h), p=self.config.dropout, training=self.training)
-        return h
+        return (h, attention) if return_attention else h
+
+    def propagate(
+        self,
+        layer: nn.Module,
+        h: Tensor,
+        neighbours: Tensor,
+        edge_index: Tensor | None,
+        return_attention: bool,
+    ) -> tuple[Tensor, Tensor | None]:
+        """One GATv2 layer (Eq. 19-23) of either implementation, and its α when ``return_attention``.
+
+        The dense layer takes ``neighbours``; PyG's takes ``edge_index`` (:func:`batched_edge_index`, the B
+        disjoint graph copies, ``None`` for the dense layer) and returns α per edge, which
+        :func:`dense_edge_attention` puts back in the dense layout.
+
+        Shapes:
+            h: [B, C, F_in], neighbours: [C, K], edge_index: [2, B·C·K] → [B, C, F_out], α [B, C, K, H]
+        """
+        if edge_index is None:
+            out, alpha = layer(h, neighbours, return_attention=True)
+            return out, alpha if return_attention else None
+        batch, n_categories = h.shape[:2]
+        out = layer(
+            h.reshape(batch * n_categories, -1), edge_index, return_attention_weights=return_attention
+        )
+        if not return_attention:
+            return out.view(batch, n_categories, -1), None
+        out, (returned_edges, alpha) = out
+        return out.view(batch, n_categories, -1), dense_edge_attention(
+            returned_edges, alpha, neighbours, batch
+        )
 
     def extra_repr(self) -> str:
         c = self.config
