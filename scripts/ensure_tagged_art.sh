@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the sources of the default dataset (tagged art) are present:
 #   Debian openclipart-svg, fonts-noto-color-emoji, unicode-cldr-core (as root with apt: installed here),
+#   and wordnet-base (WordNet 3.0: the wordnet relation source, a Table 4 row of the default ablation),
 #   npm openmoji (unpacked into $OPENMOJI_DIR with `npm pack`, no node_modules, no install scripts).
 # Otherwise it says exactly what is missing and how to provide it.
 set -euo pipefail
@@ -10,6 +11,7 @@ declare -A paths=(
   [openclipart-svg]=/usr/share/openclipart/svg
   [fonts-noto-color-emoji]=/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
   [unicode-cldr-core]=/usr/share/unicode/cldr/common/annotations/en.xml
+  [wordnet-base]=/usr/share/wordnet/data.noun
 )
 missing_packages() { for p in "${!paths[@]}"; do [ -e "${paths[$p]}" ] || echo "$p"; done; }
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ovmlr.llm.prompt import OUTPUT_FORMATS
 
-SOURCES = ("llm", "similarity", "cooccurrence", "random")
+SOURCES = ("llm", "similarity", "cooccurrence", "random", "wordnet")
 FALLBACKS = ("similarity", "fail")
 
 
@@ -57,11 +57,50 @@ class LLMQueryConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> LLMQueryConfig:
         """Build from the parameters dict; an unknown key is an error naming it."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"unknown relation_mining.llm parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**params)
+        return cls(**_known_keys(cls, "llm", params))
+
+
+@dataclass(frozen=True)
+class WordNetConfig:
+    """How the ``wordnet`` source reads WordNet (``relation_mining.wordnet``; :mod:`.wordnet`).
+
+    Attributes:
+        root: Directory of the WordNet 3.0 dict files (``index.noun``, ``data.noun``, ...); the Debian
+            package ``wordnet-base`` installs them in ``/usr/share/wordnet``.
+        max_senses: Noun senses of a category name, most frequent first (WordNet's sense order); ``None``
+            takes every sense (more relations, more of them from senses the images never show).
+        max_distance: Longest relation kept, in edges of the hypernym graph (a part/member/substance link
+            counts one edge); the score of a relation at distance ``d`` is ``1 / (1 + d)``.
+        head_noun: A multiword name without a synset of its own ("pride flag") stands for a hyponym of its
+            last word's synsets (one edge below "flag"); ``False``: such a name gets no relation.
+    """
+
+    root: str = "/usr/share/wordnet"
+    max_senses: int | None = 1
+    max_distance: int = 4
+    head_noun: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_senses is not None and self.max_senses < 1:
+            raise ValueError(
+                f"relation_mining.wordnet.max_senses must be >= 1 or null, got {self.max_senses}"
+            )
+        if self.max_distance < 1:
+            raise ValueError(f"relation_mining.wordnet.max_distance must be >= 1, got {self.max_distance}")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None) -> WordNetConfig:
+        """Build from the parameters dict (``None``: the defaults); an unknown key is an error naming it."""
+        return cls(**_known_keys(cls, "wordnet", params or {}))
+
+
+def _known_keys(cls: type, section: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` if every key is a field of the dataclass ``cls``, else a ``ValueError`` naming them."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(f"unknown relation_mining.{section} parameter(s) {unknown}; known: {sorted(known)}")
+    return dict(params)
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:

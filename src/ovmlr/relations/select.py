@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
-from .config import FALLBACKS, SOURCES, check_choice
+from .config import FALLBACKS, SOURCES, WordNetConfig, check_choice
 from .neighbours import check_k, log_fallbacks, neighbour_table, select_top_k
 from .report import relation_report
 from .requests import check_category_split
 from .sources import cooccurrence_scores, random_scores, similarity_scores
+from .wordnet import wordnet_scores
 
 
 def _source_scores(
@@ -18,6 +21,7 @@ def _source_scores(
     train_labels: pd.DataFrame,
     llm_relation_scores: pd.DataFrame,
     seed: int,
+    wordnet: WordNetConfig,
 ) -> pd.DataFrame:
     if source == "llm":
         return llm_relation_scores
@@ -25,6 +29,8 @@ def _source_scores(
         return similarity_scores(category_split, text_features)
     if source == "cooccurrence":
         return cooccurrence_scores(category_split, train_labels)
+    if source == "wordnet":
+        return wordnet_scores(category_split, wordnet)
     return random_scores(category_split, seed)
 
 
@@ -38,6 +44,7 @@ def relation_neighbours(
     k: int,
     fallback: str,
     seed: int,
+    wordnet: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The K related seen categories of every category from the chosen source, with the explicit fallback.
 
@@ -47,10 +54,12 @@ def relation_neighbours(
         train_labels: Training labels over seen categories (``cooccurrence`` source).
         llm_relation_scores: Mean strength metrics (``llm`` source).
         llm_parse_stats: Per-category parse statistics (``llm`` source).
-        source: ``llm``, ``similarity``, ``cooccurrence`` or ``random``.
+        source: ``llm``, ``similarity``, ``cooccurrence``, ``random`` or ``wordnet``.
         k: Neighbours per category.
         fallback: ``similarity`` (top up from text similarity, recorded) or ``fail``.
         seed: Seed of the ``random`` source.
+        wordnet: ``relation_mining.wordnet`` (``wordnet`` source; see :class:`WordNetConfig`); ``None``: the
+            defaults.
 
     Returns:
         ``relation_edges``, ``category_neighbours`` and ``relation_parse_report``.
@@ -58,7 +67,10 @@ def relation_neighbours(
     check_category_split(category_split)
     check_choice("source", source, SOURCES)
     check_k(category_split, k)
-    scores = _source_scores(source, category_split, text_features, train_labels, llm_relation_scores, seed)
+    wordnet_config = WordNetConfig.from_params(wordnet)
+    scores = _source_scores(
+        source, category_split, text_features, train_labels, llm_relation_scores, seed, wordnet_config
+    )
     use_similarity = check_choice("fallback", fallback, FALLBACKS) == "similarity"
     fallback_scores = similarity_scores(category_split, text_features) if use_similarity else None
     edges = select_top_k(scores, fallback_scores, category_split, k)

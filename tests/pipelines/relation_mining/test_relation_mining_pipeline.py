@@ -24,6 +24,7 @@ PARAMS = {
     "fallback": "similarity",
     "seed": 0,
     "llm": {"n_queries": 2, "output_format": "text", "shuffle_candidates": False, "save_every": 4},
+    "wordnet": {},  # defaults (wordnet source only)
     "plot.target": "shirt",
 }
 

@@ -2,7 +2,7 @@
 
 For every category the LLM is asked which seen categories relate to it (``n_queries`` times); strengths
 are averaged and the top K seen categories become its neighbours. The non-LLM sources of Table 4
-(``similarity``, ``cooccurrence``, ``random``) produce the same outputs.
+(``similarity``, ``cooccurrence``, ``random``, ``wordnet``) produce the same outputs.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:relation_mining.k",
                     "params:relation_mining.fallback",
                     "params:relation_mining.seed",
+                    "params:relation_mining.wordnet",
                 ],
                 ["relation_edges", "category_neighbours", "relation_parse_report"],
                 name="select_neighbours_node",
