@@ -169,3 +169,30 @@ def test_tiny_overfit_loss_decreases() -> None:
     assert losses[-1] < 0.5 * losses[0]
     final_logits = model(global_feats, patches, text, NEIGHBOURS)["logits"].detach()
     assert mean_average_precision(final_logits, labels) == 1.0
+
+
+def test_the_mkt_head_scores_as_mkt_and_trains_only_through_the_encoder() -> None:
+    from ovmlr.models import mkt_style_scores
+
+    global_feats, patches, text = _inputs()
+    model = C2SRT(_config(head="mkt", mkt_k=20), 100.0).eval()
+    assert sum(p.numel() for p in model.parameters()) == 0
+    out = model(global_feats, patches, text, None)
+    torch.testing.assert_close(out["logits"], mkt_style_scores(global_feats, patches, text, k=P))  # k capped
+    g = global_feats.clone().requires_grad_(True)
+    ranking_loss(model.train()(g, patches, text, None)["logits"], (torch.rand(B, C) < 0.5).long()).backward()
+    assert g.grad is not None and g.grad.abs().sum() > 0  # the loss reaches the (student's) features
+    with pytest.raises(ValueError, match="head must be"):
+        _config(head="biam")
+
+
+def test_attention_of_every_layer_sums_to_one_over_the_neighbours() -> None:
+    global_feats, patches, text = _inputs()
+    torch.manual_seed(0)
+    model = C2SRT(_config(), 100.0).eval()
+    layers = model.attention(global_feats, patches, text, NEIGHBOURS)
+    assert [tuple(a.shape) for a in layers] == [(B, C, K, 2)] * model.config.ist.layers
+    for alpha in layers:
+        torch.testing.assert_close(alpha.sum(dim=2), torch.ones(B, C, 2))
+    with pytest.raises(ValueError, match="no IST"):
+        C2SRT(_config(use_ist=False), 100.0).attention(global_feats, patches, text, NEIGHBOURS)

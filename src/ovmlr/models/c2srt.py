@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ovmlr.models.baselines import zero_shot_scores
+from ovmlr.models.baselines import mkt_style_scores, zero_shot_scores
 from ovmlr.models.config import C2SRTConfig
 from ovmlr.models.isr import ISR
 from ovmlr.models.ist import IST
@@ -110,9 +110,10 @@ class C2SRT(nn.Module):
 
     def __init__(self, config: C2SRTConfig, logit_scale: float | None = None) -> None:
         super().__init__()
-        self.config = resolve_temperature(config, logit_scale)
-        self.isr = ISR(self.config.isr) if self.config.use_isr else None
-        self.ist = IST(self.config.ist, self.config.embed_dim) if self.config.use_ist else None
+        is_mkt = config.head == "mkt"
+        self.config = config if is_mkt else resolve_temperature(config, logit_scale)
+        self.isr = ISR(self.config.isr) if self.config.use_isr and not is_mkt else None
+        self.ist = IST(self.config.ist, self.config.embed_dim) if self.config.use_ist and not is_mkt else None
         self.score_scale = ScoreScale(self.config.score)
 
     def image_features(
@@ -156,9 +157,12 @@ class C2SRT(nn.Module):
             )
         check_vocabulary(text_feats, neighbours, self.config.embed_dim, need_graph=self.ist is not None)
         text = F.normalize(text_feats, dim=-1)
-        out = self.image_features(global_feats, patch_feats, text)
-        out["node_feats"] = out["f_img"] if self.ist is None else self.ist(out["f_img"], text, neighbours)
-        out["cosine"] = category_cosine(out["node_feats"], text)
+        if self.config.head == "mkt":
+            out = {"cosine": self.mkt_scores(global_feats, patch_feats, text)}
+        else:
+            out = self.image_features(global_feats, patch_feats, text)
+            out["node_feats"] = out["f_img"] if self.ist is None else self.ist(out["f_img"], text, neighbours)
+            out["cosine"] = category_cosine(out["node_feats"], text)
         if zero_shot_global is not None and zero_shot_global.shape != global_feats.shape:
             raise ValueError(
                 f"zero_shot_global must be [B, D] like global_feats {tuple(global_feats.shape)}, "
@@ -169,6 +173,37 @@ class C2SRT(nn.Module):
         weight = 0.0 if self.training else self.config.score.zero_shot_weight
         out["logits"] = self.score_scale(zero_shot_ensemble(out["cosine"], out["zero_shot"], weight))
         return out
+
+    def mkt_scores(self, global_feats: Tensor, patch_feats: Tensor | None, text: Tensor) -> Tensor:
+        """``head: mkt``: MKT's two-stream score (:func:`~ovmlr.models.baselines.mkt_style_scores`).
+
+        The Table 1 baseline trained as MKT is: no head parameter, the student encoder fine-tuned under the
+        same ranking and distillation losses (finetune mode); k is capped at the number of patches.
+
+        Shapes:
+            global_feats: [B, D], patch_feats: [B, P, D], text: [C, D] → [B, C]
+        """
+        if patch_feats is None or patch_feats.dim() != 3:
+            raise ValueError("the mkt head needs patch features [B, P, D]")
+        return mkt_style_scores(
+            global_feats, patch_feats, text, k=min(self.config.mkt_k, patch_feats.shape[1])
+        )
+
+    @torch.no_grad()
+    def attention(
+        self, global_feats: Tensor, patch_feats: Tensor | None, text_feats: Tensor, neighbours: Tensor
+    ) -> list[Tensor]:
+        """IST's attention coefficients (Fig. 7): one [B, C, K, H] tensor per GAT layer, summing to 1 over K.
+
+        Raises:
+            ValueError: If the head has no IST (``use_ist: false`` or ``head: mkt``).
+        """
+        if self.ist is None:
+            raise ValueError("this head has no IST (use_ist is false or head is mkt): no attention to show")
+        check_vocabulary(text_feats, neighbours, self.config.embed_dim, need_graph=True)
+        text = F.normalize(text_feats, dim=-1)
+        f_img = self.image_features(global_feats, patch_feats, text)["f_img"]
+        return self.ist(f_img, text, neighbours, return_attention=True)[1]
 
     def extra_repr(self) -> str:
         c = self.config
