@@ -105,7 +105,6 @@ def top_predictions_table(
 
 
 @torch.inference_mode()
-@torch.inference_mode()
 def isr_forward(
     trained: TrainedC2SRT, split: FeatureSplit, rows: np.ndarray, device: torch.device
 ) -> dict[str, np.ndarray]:
@@ -148,9 +147,15 @@ def isr_selection_table(
 
 
 def choose_relation_targets(
-    vocabulary: Vocabulary, targets: Sequence[str] | None, max_targets: int
+    vocabulary: Vocabulary,
+    targets: Sequence[str] | None,
+    max_targets: int,
+    parameter: str = "evaluation.reports.relation_graphs",
 ) -> list[str]:
-    """The categories whose relation graph is drawn: ``targets``, or the first ``max_targets`` unseen ones.
+    """The categories a report shows: ``targets``, or the first ``max_targets`` unseen ones.
+
+    Args:
+        parameter: The report's parameter block, named in the error messages.
 
     Raises:
         ValueError: If a named target is not in the vocabulary, or nothing is left to draw.
@@ -158,20 +163,26 @@ def choose_relation_targets(
     if targets:
         unknown = [t for t in targets if t not in vocabulary.names]
         if unknown:
-            raise ValueError(f"evaluation.reports.relation_graphs.targets {unknown} are not categories")
-        chosen = list(targets)
+            raise ValueError(f"{parameter}.targets {unknown} are not categories")
+        chosen = list(dict.fromkeys(targets))
     else:
         chosen = [n for n, r in zip(vocabulary.names, vocabulary.roles, strict=True) if r == "unseen"]
     if max_targets < 1 or not chosen:
-        raise ValueError(f"no relation graph to draw: targets {chosen}, max_targets {max_targets}")
+        raise ValueError(f"nothing to draw for {parameter}: targets {chosen}, max_targets {max_targets}")
     return chosen[:max_targets]
 
 
-def subsample_rows(n_rows: int, limit: int, seed: int) -> np.ndarray:
-    """All row positions if ``n_rows`` <= ``limit``, else ``limit`` of them drawn with ``seed`` (sorted)."""
+def subsample_rows(
+    n_rows: int, limit: int, seed: int, purpose: str = "Precision-recall curves"
+) -> np.ndarray:
+    """All row positions if ``n_rows`` <= ``limit``, else ``limit`` of them drawn with ``seed`` (sorted).
+
+    Args:
+        purpose: What the rows are for (logged when subsampled).
+    """
     if limit < 1:
         raise ValueError(f"the image limit must be >= 1, got {limit}")
     if n_rows <= limit:
         return np.arange(n_rows)
-    logger.info("Precision-recall curves drawn on %d of %d test images (seed %d)", limit, n_rows, seed)
+    logger.info("%s drawn on %d of %d test images (seed %d)", purpose, limit, n_rows, seed)
     return np.sort(np.random.default_rng(seed).choice(n_rows, size=limit, replace=False))

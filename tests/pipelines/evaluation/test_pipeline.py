@@ -38,6 +38,7 @@ PARAMS = {
             "pr_curves": {"max_images": 10, "max_category_curves": 3},
             "category_ap": {"reference": "zero_shot", "max_categories": 40},
             "isr_selection": {"top_categories": 2, "crop": "center"},
+            "attention": {"targets": None, "max_targets": 12, "max_images": 10, "layer": None},
             "relation_graphs": {"targets": None, "max_targets": 2, "n_cols": 2},
             "top_predictions": {"top_k": 3},
         },
@@ -47,6 +48,7 @@ FIGURES = (
     "evaluation_pr_curves_plot",
     "evaluation_category_ap_plot",
     "evaluation_isr_selection_plot",
+    "evaluation_ist_attention_plot",
     "evaluation_relation_graphs_plot",
     "evaluation_top_predictions_plot",
 )
@@ -131,6 +133,23 @@ def test_metrics_slice_equals_the_champion_scores_table(world) -> None:
     direct = zsl_gzsl_metrics(scores[names].to_numpy(), world.labels, world.vocabulary.unseen_mask, ks=(1,))
     assert catalog.load("evaluation_summary")["methods"]["c2srt"]["metrics"]["gzsl/mAP"] == direct["gzsl/mAP"]
     assert "evaluation_pr_curves_plot" not in pipeline.all_outputs()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("use_ist", [True, False])
+def test_attention_slice_draws_fig_7(world, tmp_path, small_config, make_model, save_model, use_ist) -> None:
+    champion = save_model(make_model(small_config(use_ist=use_ist), world.vocabulary), tmp_path / "m")
+    pipeline = create_pipeline().to_nodes("plot_ist_attention_node")
+    catalog = _run(pipeline, {**world.inputs, "c2srt_champion": champion})
+    table = catalog.load("evaluation_ist_attention")
+    if use_ist:
+        assert len(table) == 2 * 2 * 2  # layers × unseen targets × K
+        sums = table.groupby(["layer", "target"])["alpha"].sum().to_numpy()
+        np.testing.assert_allclose(sums, 1.0, atol=1e-5)
+    else:
+        assert table.empty and "alpha" in table.columns
+    assert _png_size(catalog.load("evaluation_ist_attention_plot")) > 5_000
+    assert "score_champion_node" not in {node.name for node in pipeline.nodes}
 
 
 @pytest.mark.slow

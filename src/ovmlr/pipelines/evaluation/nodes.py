@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ovmlr.evaluation.attention import attention_report
 from ovmlr.evaluation.scoring import (
     baseline_scores,
     effective_mkt_k,
@@ -38,6 +39,7 @@ from ovmlr.reporting import (
     plot_relation_graphs,
     plot_top_predictions,
 )
+from ovmlr.reporting.attention import attention_heatmap
 from ovmlr.reporting.images import read_manifest_images
 from ovmlr.reporting.style import message_figure
 from ovmlr.trained.model import TrainedC2SRT
@@ -233,6 +235,43 @@ def select_isr_patches(
     )
 
 
+def select_ist_attention(
+    c2srt_champion: TrainedC2SRT,
+    evaluation_model_split: FeatureSplit,
+    targets: list[str] | None,
+    max_targets: int,
+    max_images: int,
+    seed: int,
+    batch_size: int,
+    device: str,
+) -> pd.DataFrame:
+    """IST's attention of the target categories over their neighbours (Fig. 7; empty when IST is off).
+
+    Args:
+        c2srt_champion: The registered model.
+        evaluation_model_split: The test split as the model sees it.
+        targets: Category names; ``None`` = the unseen categories.
+        max_targets: At most this many targets.
+        max_images: Test images averaged over (a seeded subsample beyond this).
+        seed: Seed of the image subsample.
+        batch_size: Images per forward pass.
+        device: ``cpu``, ``cuda``, ``auto``.
+
+    Returns:
+        One row per (layer, target, neighbour slot k): α and its std over the images.
+    """
+    return attention_report(
+        c2srt_champion,
+        evaluation_model_split,
+        targets,
+        int(max_targets),
+        int(max_images),
+        int(seed),
+        int(batch_size),
+        resolve_device(device),
+    )
+
+
 def plot_pr_curves(
     evaluation_method_scores: dict[str, pd.DataFrame],
     evaluation_test_split: FeatureSplit,
@@ -278,6 +317,16 @@ def plot_isr_patches(
     return plot_isr_selection(
         images, evaluation_isr_selection, evaluation_model_split.patch_feats.shape[1], crop
     )
+
+
+def plot_ist_attention(evaluation_ist_attention: pd.DataFrame, layer: int | None) -> Figure:
+    """Fig. 7's heatmap of one IST layer (``None`` = the last); a notice if the model has no IST."""
+    if evaluation_ist_attention.empty:
+        return message_figure(
+            "IST attention over the mined neighbours",
+            "No IST in this model (use_ist=false or head mkt): no attention to show.",
+        )
+    return attention_heatmap(evaluation_ist_attention, None if layer is None else int(layer))
 
 
 def plot_relation_neighbourhoods(

@@ -1,5 +1,5 @@
 """The ``evaluation`` pipeline: the registered model and the baselines on the test split (Supplement A
-metrics, per-category AP) and the visual reports (Figs. 2/6, 6b, 8/11, 10)."""
+metrics, per-category AP) and the visual reports (Figs. 2/6, 6b, 7, 8/11, 10)."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -13,6 +13,7 @@ from .nodes import (
     extract_champion,
     plot_category_ap_bars,
     plot_isr_patches,
+    plot_ist_attention,
     plot_pr_curves,
     plot_relation_neighbourhoods,
     plot_top_predictions_grid,
@@ -20,6 +21,7 @@ from .nodes import (
     score_baselines,
     score_champion,
     select_isr_patches,
+    select_ist_attention,
     select_top_predictions,
 )
 
@@ -133,6 +135,21 @@ def _report_nodes() -> list[Node]:
             name="select_isr_patches_node",
         ),
         Node(
+            select_ist_attention,
+            [
+                "c2srt_champion",
+                "evaluation_model_split",
+                reports + "attention.targets",
+                reports + "attention.max_targets",
+                reports + "attention.max_images",
+                reports + "seed",
+                P + "batch_size",
+                P + "device",
+            ],
+            "evaluation_ist_attention",
+            name="select_ist_attention_node",
+        ),
+        Node(
             plot_pr_curves,
             [*split_and_vocabulary, reports + "pr_curves", reports + "seed"],
             "evaluation_pr_curves_plot",
@@ -154,6 +171,12 @@ def _report_nodes() -> list[Node]:
             ],
             "evaluation_isr_selection_plot",
             name="plot_isr_patches_node",
+        ),
+        Node(
+            plot_ist_attention,
+            ["evaluation_ist_attention", reports + "attention.layer"],
+            "evaluation_ist_attention_plot",
+            name="plot_ist_attention_node",
         ),
         Node(
             plot_relation_neighbourhoods,
