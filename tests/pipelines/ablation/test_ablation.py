@@ -15,9 +15,11 @@ from ovmlr.pipelines.ablation.nodes import (
     row_setting,
     run_ablation,
     summarise_ablation,
+    sweep_variants,
     variant_training_params,
 )
 from ovmlr.relations.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
+from ovmlr.reporting.sweeps import best_value_per_category
 from ovmlr.training.loop import FeatureSplit
 from ovmlr.training.vocabulary import ENSEMBLE, build_vocabulary_from_tables
 
@@ -125,7 +127,10 @@ def test_run_ablation_one_row_per_variant_and_seed_with_overrides_applied():
     assert set(results[results.variant == "random"].relation_source) == {"random"}
     for column in ("test/zsl/mAP", "test/gzsl/mAP", "test/gzsl/F1_at_2"):
         assert results[column].between(0, 1).all()
-    summary, markdown = summarise_ablation(results, TRAINING | {"loop": {**TRAINING["loop"]}}, ablation)
+    summary, markdown, figure = summarise_ablation(
+        results, TRAINING | {"loop": {**TRAINING["loop"]}}, ablation, _world()[4]["category_split"]
+    )
+    assert len(figure.axes) == 1  # the tables' mAP bars
     assert set(summary.variant) == {"zero_shot", "mkt_style", "no IST", "full", "random", "single"}
     assert "±" in summary[summary.variant == "full"]["mAP"].iloc[0]
     assert "### T3" in markdown and "| variant | setting | task |" in markdown
@@ -148,7 +153,7 @@ def test_run_ablation_one_row_per_variant_and_seed_with_overrides_applied():
 def _plan_and_run(ablation: dict, stored: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The plan, and the rows ``run_ablation`` yields given what is ``stored`` (empty when nothing new)."""
     vocab, train, val, test, tables = _world()
-    plan = plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation, "llm")
+    plan = plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation, RELATION)
     chunks = run_ablation(
         plan,
         stored,
@@ -167,6 +172,7 @@ def _plan_and_run(ablation: dict, stored: pd.DataFrame) -> tuple[pd.DataFrame, p
         pd.DataFrame(),
         RELATION,
         ["a photo of a {}."],
+        {},
     )
     rows = [c for c in chunks if not c.empty]
     return plan, (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame())
@@ -188,19 +194,21 @@ def test_plan_keys_follow_parameters_and_data_not_names():
         ],
     }
     args = _plan_inputs()
-    plan = plan_ablation(*args, BACKBONE, TRAINING, ablation, "llm")
+    plan = plan_ablation(*args, BACKBONE, TRAINING, ablation, RELATION)
     keys = dict(zip(plan["variant"], plan["key"], strict=True))
     assert keys["full"] == keys["LLM"] != keys["random"]  # the same configuration in two tables: one key
-    other_backbone = plan_ablation(*args, BACKBONE | {"backbone_id": "other"}, TRAINING, ablation, "llm")
+    other_k = plan_ablation(*args, BACKBONE, TRAINING, ablation, RELATION | {"k": 3})
+    assert keys["full"] not in set(other_k["key"])  # relation parameters are part of the key
+    other_backbone = plan_ablation(*args, BACKBONE | {"backbone_id": "other"}, TRAINING, ablation, RELATION)
     assert not set(other_backbone["key"]) & set(plan["key"])
     with pytest.raises(ValueError, match=r"ablation.variants\[0\] lacks \['table'\]"):
-        plan_ablation(*args, BACKBONE, TRAINING, {"seeds": [0], "variants": [{"name": "x"}]}, "llm")
+        plan_ablation(*args, BACKBONE, TRAINING, {"seeds": [0], "variants": [{"name": "x"}]}, RELATION)
 
 
 def test_collect_names_a_missing_result():
     args = _plan_inputs()
     plan = plan_ablation(
-        *args, BACKBONE, TRAINING, {"seeds": [3], "variants": [{"name": "v", "table": "T"}]}, "llm"
+        *args, BACKBONE, TRAINING, {"seeds": [3], "variants": [{"name": "v", "table": "T"}]}, RELATION
     )
     with pytest.raises(ValueError, match="no stored ablation result for .*'variant': 'v', 'seed': 3"):
         collect_ablation(plan, pd.DataFrame({"key": ["another"], "test/zsl/mAP": [0.1]}))
@@ -252,3 +260,68 @@ def test_a_row_beside_paper_numbers_states_how_it_differs_from_the_papers_row():
         row_setting(pd.DataFrame({"params": [json.dumps({"baseline": "zero_shot"})]}), paper)
         == "training-free"
     )
+
+
+def test_a_sweep_plans_one_row_per_value_and_seed_with_the_parameter_applied():
+    ablation = {
+        "run": "fig",
+        "seeds": [0, 1],
+        "variants": [{"name": "ignored in a sweep run", "table": "T3"}],
+        "baselines": ["zero_shot"],
+        "sweeps": {
+            "fig": {
+                "figure": "Fig. 5",
+                "label": "alpha",
+                "parameter": "training.model.overrides.isr.alpha",
+                "values": [0.0, 0.5],
+                "training": {"loop": {"mode": "frozen"}},
+            },
+            "k": {"figure": "Fig. 4", "label": "k", "parameter": "relation_mining.k", "values": [1, 2]},
+        },
+    }
+    plan = plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation, RELATION)
+    assert plan["variant"].tolist() == ["alpha = 0.0", "alpha = 0.0", "alpha = 0.5", "alpha = 0.5"]
+    assert plan["sweep_value"].tolist() == [0.0, 0.0, 0.5, 0.5] and plan["key"].nunique() == 4
+    params = json.loads(plan["params"].iloc[2])
+    assert params["model"]["overrides"]["isr"]["alpha"] == 0.5 and params["loop"]["mode"] == "frozen"
+    k_plan = plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation | {"run": "k"}, RELATION)
+    assert [json.loads(r)["k"] for r in k_plan["relation"]] == [1, 1, 2, 2]
+    with pytest.raises(ValueError, match="ablation.run must be 'tables' or a sweep"):
+        plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation | {"run": "fig99"}, RELATION)
+    with pytest.raises(ValueError, match="parameter must be training"):
+        sweep_variants("bad", {"figure": "F", "label": "x", "parameter": "backbone.lr", "values": [1]})
+
+
+def test_sweep_summary_curves_and_best_value_per_category():
+    results = pd.DataFrame(
+        {
+            "sweep_value": [1.0, 1.0, 2.0, 2.0],
+            "seed": [0, 1, 0, 1],
+            "test/zsl/mAP": [0.1, 0.3, 0.5, 0.5],
+            "test/gzsl/mAP": [0.2, 0.2, 0.4, 0.6],
+            "test/category_ap": [
+                json.dumps({"a": 0.9, "d": 0.1}),
+                json.dumps({"a": 0.7, "d": 0.3}),
+                json.dumps({"a": 0.2, "d": 0.8}),
+                json.dumps({"a": 0.2, "d": None}),
+            ],
+        }
+    )
+    sweep = {
+        "figure": "Fig. 4",
+        "label": "k",
+        "parameter": "relation_mining.k",
+        "values": [1, 2],
+        "per_category": True,
+    }
+    category_split = pd.DataFrame({"category_id": range(5), "name": NAMES, "role": ROLES})
+    curve, markdown, figure = summarise_ablation(
+        results, TRAINING, {"run": "fig4", "sweeps": {"fig4": sweep}}, category_split
+    )
+    zsl = curve[curve.task == "zsl"].set_index("value")
+    assert zsl.loc[1.0, "mean"] == pytest.approx(20.0) and zsl.loc[1.0, "std"] == pytest.approx(10.0)
+    assert "| 2 | 50.0 ± 0.0 | 50.0 ± 10.0 | 2 |" in markdown
+    best = best_value_per_category(results, dict(zip(NAMES, ROLES, strict=True)))
+    assert best.set_index("category")["best_value"].to_dict() == {"a": 1.0, "d": 2.0}  # d: mean(0.8) at k=2
+    assert best.set_index("category")["role"].to_dict() == {"a": "seen", "d": "unseen"}
+    assert len(figure.axes) == 3  # ZSL, GZSL curves and Fig. 6a

@@ -10,21 +10,31 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 
-from ovmlr.metrics import zsl_gzsl_metrics
+from ovmlr.metrics import average_precision, zsl_gzsl_metrics
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.models.config import deep_merge
+from ovmlr.prompting.vocabulary import coop_vocabulary
 from ovmlr.relations.select import relation_neighbours
+from ovmlr.reporting.sweeps import (
+    best_value_per_category,
+    plot_sweep,
+    plot_table_run,
+    sweep_curve,
+    sweep_markdown,
+)
 from ovmlr.reporting.tables import markdown_table
 from ovmlr.training.finetune import FinetuneConfig
 from ovmlr.training.loop import FeatureSplit, TrainingConfig, fingerprint
 from ovmlr.training.selected import train_selected_model
-from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables
+from ovmlr.training.vocabulary import ENSEMBLE, Vocabulary, build_vocabulary_from_tables
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +50,31 @@ def variant_training_params(
     return merged
 
 
+RELATION_KEYS = ("source", "k", "fallback", "seed", "wordnet")
+
+
+def row_relation(relation_params: dict[str, Any], variant: dict[str, Any]) -> dict[str, Any]:
+    """The relation parameters of one row: the relation_mining stage's, with the variant's
+    ``relation_source`` and ``relation`` overrides (e.g. ``{k: 8}`` in the Fig. 4 sweep)."""
+    relation = {key: relation_params.get(key) for key in RELATION_KEYS}
+    relation = deep_merge(relation, variant.get("relation", {}))
+    if "relation_source" in variant:
+        relation["source"] = variant["relation_source"]
+    return relation
+
+
 def _variant_vocabulary(
-    source: str, prompt: str, tables: dict[str, pd.DataFrame], relation: dict[str, Any]
+    relation: dict[str, Any], mined: dict[str, Any], prompt: str, tables: dict[str, pd.DataFrame]
 ) -> Vocabulary:
+    """The vocabulary of a row: the mined neighbours when the row's relation parameters are the stage's,
+    else neighbours selected again from the row's source (the LLM's stored scores included)."""
     neighbours = tables["category_neighbours"]
-    if source == relation["source"]:
+    if relation == row_relation(mined, {}):
         pass  # the relation_mining stage's own neighbours
-    elif source == "llm":
+    elif relation["source"] == "llm" and mined["source"] != "llm":
         raise ValueError(
             "an ablation variant asks for LLM relations but relation_mining.source is "
-            f"{relation['source']!r}, "
+            f"{mined['source']!r}, "
             "so no LLM relations were mined: run `kedro run --pipeline=relation_mining --params "
             "relation_mining.source=llm` first, or drop the variant"
         )
@@ -60,13 +85,16 @@ def _variant_vocabulary(
             tables["train_labels"],
             tables["llm_relation_scores"],
             tables["llm_parse_stats"],
-            source,
+            relation["source"],
             relation["k"],
             relation["fallback"],
             relation["seed"],
             relation.get("wordnet"),
         )
-    return build_vocabulary_from_tables(tables["category_split"], tables["text_features"], neighbours, prompt)
+    text_prompt = ENSEMBLE if prompt == COOP_PROMPT else prompt
+    return build_vocabulary_from_tables(
+        tables["category_split"], tables["text_features"], neighbours, text_prompt
+    )
 
 
 def train_and_test(
@@ -89,8 +117,22 @@ def train_and_test(
     trained, facts = train_selected_model(params, vocabulary, splits, context)
     test = trained.encode_split(splits["test"], context["image_manifest"], ft.image_root, cfg.eval_batch_size)
     scores = trained.score_split(test, batch_size=cfg.eval_batch_size)[list(vocabulary.names)].to_numpy()
-    metrics = zsl_gzsl_metrics(scores, test.labels, vocabulary.unseen_mask, ks=cfg.ks)
-    return {f"test/{k}": float(v) for k, v in metrics.items()}, facts
+    return test_metrics(scores, test.labels, vocabulary, cfg.ks), facts
+
+
+def test_metrics(
+    scores: np.ndarray, labels: np.ndarray, vocabulary: Vocabulary, ks: tuple[int, ...]
+) -> dict[str, Any]:
+    """ZSL/GZSL test metrics, plus every category's AP as JSON (``test/category_ap``, for Fig. 6a)."""
+    metrics: dict[str, Any] = {
+        f"test/{k}": float(v)
+        for k, v in zsl_gzsl_metrics(scores, labels, vocabulary.unseen_mask, ks=ks).items()
+    }
+    ap = average_precision(scores, labels)
+    metrics["test/category_ap"] = json.dumps(
+        {name: None if np.isnan(v) else float(v) for name, v in zip(vocabulary.names, ap, strict=True)}
+    )
+    return metrics
 
 
 def baseline_metrics(
@@ -107,11 +149,78 @@ def baseline_metrics(
             scores = mkt_style_scores(g, torch.from_numpy(test.patch_feats), text, k=k)
         else:
             raise ValueError(f"Unknown baseline {name!r}; known: zero_shot, mkt_style")
-    metrics = zsl_gzsl_metrics(scores.numpy(), test.labels, vocabulary.unseen_mask, ks=ks)
-    return {f"test/{k}": float(v) for k, v in metrics.items()}
+    return test_metrics(scores.numpy(), test.labels, vocabulary, ks)
 
 
-PLAN_COLUMNS = ["key", "kind", "table", "variant", "seed", "relation_source", "params"]
+PLAN_COLUMNS = [
+    "key",
+    "kind",
+    "table",
+    "variant",
+    "seed",
+    "relation_source",
+    "relation",
+    "sweep_value",
+    "params",
+]
+COOP_PROMPT = "__coop__"
+
+
+def _nested(path: str, value: Any) -> dict[str, Any]:
+    """``"a.b.c", v`` → ``{"a": {"b": {"c": v}}}``."""
+    out: Any = value
+    for part in reversed(path.split(".")):
+        out = {part: out}
+    return out
+
+
+def sweep_variants(name: str, sweep: dict[str, Any]) -> list[dict[str, Any]]:
+    """The variants of a sweep (the paper's Fig. 4, 5, 9): one per value of one parameter.
+
+    ``sweep``: ``figure`` (the table name of its rows), ``label``, ``parameter`` (``training.<path>`` or
+    ``relation_mining.<key>``), ``values``, and optionally ``training`` / ``relation_source`` applied to every
+    value (e.g. finetune mode for the λ sweep).
+
+    Raises:
+        ValueError: On a missing key or a parameter outside ``training`` / ``relation_mining``.
+    """
+    missing = [k for k in ("figure", "label", "parameter", "values") if k not in sweep]
+    if missing:
+        raise ValueError(f"ablation.sweeps.{name} lacks {missing}")
+    stage, _, path = sweep["parameter"].partition(".")
+    if stage not in ("training", "relation_mining") or not path:
+        raise ValueError(
+            f"ablation.sweeps.{name}.parameter must be training.<path> or relation_mining.<key>, "
+            f"got {sweep['parameter']!r}"
+        )
+    variants = []
+    for value in sweep["values"]:
+        variant = {"name": f"{sweep['label']} = {value}", "table": sweep["figure"], "sweep_value": value}
+        variant["training"] = deep_merge(
+            sweep.get("training", {}), _nested(path, value) if stage == "training" else {}
+        )
+        variant["relation"] = _nested(path, value) if stage == "relation_mining" else {}
+        if "relation_source" in sweep:
+            variant["relation_source"] = sweep["relation_source"]
+        variants.append(variant)
+    return variants
+
+
+def run_variants(ablation_params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """``(run name, variants)``: the tables' variants (``run: tables``) or a sweep's (``run: <sweep name>``).
+
+    Raises:
+        ValueError: If ``run`` names no sweep.
+    """
+    run = ablation_params.get("run", "tables")
+    if run == "tables":
+        return run, list(ablation_params["variants"])
+    sweeps = ablation_params.get("sweeps", {})
+    if run not in sweeps:
+        raise ValueError(
+            f"ablation.run must be 'tables' or a sweep of ablation.sweeps {sorted(sweeps)}, got {run!r}"
+        )
+    return run, sweep_variants(run, sweeps[run])
 
 
 def _data_id(
@@ -146,15 +255,18 @@ def plan_ablation(
     backbone_info: dict[str, Any],
     training_params: dict[str, Any],
     ablation_params: dict[str, Any],
-    relation_source: str,
+    relation_params: dict[str, Any],
 ) -> pd.DataFrame:
     """One row per baseline and per (variant, seed), with the key of its result.
 
-    A variant without ``relation_source`` uses the relation_mining stage's own source (``relation_source``).
+    The variants are the tables' (``ablation.run: tables``) or one sweep's (``ablation.run: fig4_k``...). A
+    variant's relation parameters are the relation_mining stage's with its ``relation_source`` /
+    ``relation`` overrides.
 
-    The key hashes the row's full training parameters (base ← common ← variant ← seed), its relation source
-    and the data it runs on, never the table or variant name: the same configuration in two tables (the
-    full model) has one key and trains once, and a result computed by an earlier run is found again.
+    The key hashes the row's full training parameters (base ← common ← variant ← seed), its relation
+    parameters and the data it runs on, never the table or variant name: the same configuration in two
+    tables (the full model) has one key and trains once, and a result computed by an earlier run is found
+    again.
 
     Raises:
         ValueError: When a variant lacks ``name`` or ``table``.
@@ -168,31 +280,37 @@ def plan_ablation(
     )
     rows = []
     mkt_k = int(ablation_params.get("mkt_k", 16))
-    for name in ablation_params.get("baselines", []):
-        params = {"baseline": name, "mkt_k": mkt_k, "ks": list(training_params["loop"]["ks"])}
-        rows.append(("baseline", "Baselines", name, 0, "", params))
-    for i, variant in enumerate(ablation_params["variants"]):
+    run, variants = run_variants(ablation_params)
+    if run == "tables":
+        for name in ablation_params.get("baselines", []):
+            params = {"baseline": name, "mkt_k": mkt_k, "ks": list(training_params["loop"]["ks"])}
+            rows.append(("baseline", "Baselines", name, 0, {}, None, params))
+    for i, variant in enumerate(variants):
         missing = [k for k in ("name", "table") if k not in variant]
         if missing:
             raise ValueError(f"ablation.variants[{i}] lacks {missing}")
+        relation = row_relation(relation_params, variant)
         for seed in ablation_params["seeds"]:
             merged = variant_training_params(
                 training_params, ablation_params.get("common", {}), variant, seed
             )
-            source = variant.get("relation_source", relation_source)
-            rows.append(("variant", variant["table"], variant["name"], int(seed), source, merged))
+            value = variant.get("sweep_value")
+            rows.append(("variant", variant["table"], variant["name"], int(seed), relation, value, merged))
+    dumps = partial(json.dumps, sort_keys=True, default=str)
     plan = pd.DataFrame(
         [
             {
-                "key": fingerprint(data_id, kind, source, json.dumps(params, sort_keys=True, default=str)),
+                "key": fingerprint(data_id, kind, dumps(relation), dumps(params)),
                 "kind": kind,
                 "table": table,
                 "variant": name,
                 "seed": seed,
-                "relation_source": source,
-                "params": json.dumps(params, sort_keys=True, default=str),
+                "relation_source": relation.get("source", ""),
+                "relation": dumps(relation),
+                "sweep_value": np.nan if value is None else float(value),
+                "params": dumps(params),
             }
-            for kind, table, name, seed, source, params in rows
+            for kind, table, name, seed, relation, value, params in rows
         ],
         columns=PLAN_COLUMNS,
     )
@@ -217,6 +335,7 @@ def run_ablation(
     image_manifest: pd.DataFrame,
     relation_params: dict[str, Any],
     templates: list[str],
+    coop_params: dict[str, Any],
 ) -> Iterator[pd.DataFrame]:
     """Train and test every planned configuration whose result is not stored yet.
 
@@ -257,8 +376,12 @@ def run_ablation(
             facts: dict[str, Any] = {"trainable": False, "epoch": 0, "mode": ""}
         else:
             variant_vocabulary = _variant_vocabulary(
-                row.relation_source, params["prompt"], tables, relation_params
+                json.loads(row.relation), relation_params, params["prompt"], tables
             )
+            if params["prompt"] == COOP_PROMPT:
+                variant_vocabulary = coop_vocabulary(
+                    variant_vocabulary, train_split, backbone_spec, coop_params, params["loop"]["seed"]
+                )
             metrics, facts = train_and_test(params, variant_vocabulary, splits, context)
         logger.info(
             "ablation %s / %s seed %d: %s",
@@ -345,14 +468,47 @@ def row_setting(group: pd.DataFrame, paper: dict[str, Any] | None) -> str:
 
 
 def summarise_ablation(
-    results: pd.DataFrame, training_params: dict[str, Any], ablation_params: dict[str, Any]
-) -> tuple[pd.DataFrame, str]:
+    results: pd.DataFrame,
+    training_params: dict[str, Any],
+    ablation_params: dict[str, Any],
+    category_split: pd.DataFrame,
+) -> tuple[pd.DataFrame, str, Figure]:
     """Paper-shaped tables (mean ± std over seeds, in %), with the paper's NUS-WIDE numbers beside them
-    when the dataset is NUS-WIDE.
+    when the dataset is NUS-WIDE, and a figure: the tables' mAP bars, or a sweep's curves (Fig. 4, 5, 9)
+    with, for a relation_mining sweep, each category's best value (Fig. 6a).
 
     Returns:
-        The summary table and the same as markdown.
+        The summary table, the same as markdown, and the figure.
     """
+    run = ablation_params.get("run", "tables")
+    if run != "tables":
+        return _summarise_sweep(results, run, ablation_params["sweeps"][run], category_split)
+    summary, markdown = _summarise_tables(results, training_params, ablation_params)
+    return summary, markdown, plot_table_run(summary)
+
+
+def _summarise_sweep(
+    results: pd.DataFrame, run: str, sweep: dict[str, Any], category_split: pd.DataFrame
+) -> tuple[pd.DataFrame, str, Figure]:
+    curve = sweep_curve(results)
+    best = None
+    if sweep.get("per_category"):
+        roles = dict(zip(category_split["name"].astype(str), category_split["role"].astype(str), strict=True))
+        best = best_value_per_category(results, roles)
+    figure = plot_sweep(curve, sweep["label"], sweep["figure"], best)
+    markdown = f"### {sweep['figure']}: {sweep['label']} ({run})\n\n" + sweep_markdown(curve, sweep["label"])
+    if best is not None and len(best):
+        counts = best.groupby(["role", "best_value"]).size().unstack(fill_value=0)
+        markdown += "\nCategories whose test AP is best at each value (Fig. 6a):\n\n" + markdown_table(
+            counts.reset_index()
+        )
+    return curve, markdown, figure
+
+
+def _summarise_tables(
+    results: pd.DataFrame, training_params: dict[str, Any], ablation_params: dict[str, Any]
+) -> tuple[pd.DataFrame, str]:
+    """The table run's summary and markdown (see :func:`summarise_ablation`)."""
     k0, k1 = (int(k) for k in training_params["loop"]["ks"][:2])
     columns = [m.format(k0=k0, k1=k1) for m in TABLE_METRICS]
     paper = {(v["table"], v["name"]): v.get("paper", {}) for v in ablation_params["variants"]}
