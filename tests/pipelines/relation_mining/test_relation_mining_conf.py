@@ -22,6 +22,8 @@ ENTRIES = [
     "category_neighbours",
     "relation_parse_report",
     "relation_graph_plot",
+    "relation_graphs_compared",
+    "relation_source_overlap",
 ]
 
 
@@ -71,7 +73,12 @@ def test_parameters_are_valid(env, source, k):
         3,
         "json",
     )
-    assert params["plot"] == {"target": None}
+    assert params["plot"] == {
+        "target": None,
+        "compare_sources": ["cooccurrence", "similarity", "wordnet", "llm"],
+        "compare_targets": None,
+        "compare_max_targets": 3,
+    }
 
 
 @pytest.mark.parametrize("path", ["conf/base/credentials.yml"])

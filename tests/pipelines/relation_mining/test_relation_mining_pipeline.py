@@ -11,7 +11,7 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.matplotlib import MatplotlibDataset
-from kedro_datasets.pandas import ParquetDataset
+from kedro_datasets.pandas import CSVDataset, ParquetDataset
 from recorded_openai_server import RecordedOpenAIServer, Reply
 
 from ovmlr.datasets import ShardedParquetDataset
@@ -26,6 +26,9 @@ PARAMS = {
     "llm": {"n_queries": 2, "output_format": "text", "shuffle_candidates": False, "save_every": 4},
     "wordnet": {},  # defaults (wordnet source only)
     "plot.target": "shirt",
+    "plot.compare_sources": ["cooccurrence", "similarity", "llm"],
+    "plot.compare_targets": None,
+    "plot.compare_max_targets": 2,
 }
 
 
@@ -69,6 +72,8 @@ def make_catalog(root: Path, backend, inputs: dict[str, pd.DataFrame], params: d
         "category_neighbours": ParquetDataset(filepath=str(root / "category_neighbours.parquet")),
         "relation_parse_report": ParquetDataset(filepath=str(root / "relation_parse_report.parquet")),
         "relation_graph_plot": MatplotlibDataset(filepath=str(root / "relation_graph.png")),
+        "relation_graphs_compared": MatplotlibDataset(filepath=str(root / "relation_graphs_compared.png")),
+        "relation_source_overlap": CSVDataset(filepath=str(root / "relation_source_overlap.csv")),
     }
     datasets |= {f"params:relation_mining.{key}": MemoryDataset(value) for key, value in params.items()}
     return DataCatalog(datasets)
@@ -103,6 +108,9 @@ def test_mines_through_http_then_reruns_from_the_cache_alone(tmp_path, inputs, c
         "similarity",
     ]
     assert (tmp_path / "relation_graph.png").stat().st_size > 10_000
+    assert (tmp_path / "relation_graphs_compared.png").stat().st_size > 10_000
+    overlap = pd.read_csv(tmp_path / "relation_source_overlap.csv")
+    assert overlap["source"].unique().tolist() == ["cooccurrence", "similarity", "llm"]
     assert len(list((tmp_path / "llm_responses").glob("part-*.parquet"))) == 3  # 12 answers, 4 per shard
 
     # The cache dropped into another project: no endpoint, no key, no call, same graph.

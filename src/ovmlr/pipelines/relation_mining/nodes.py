@@ -17,6 +17,12 @@ from matplotlib.figure import Figure
 from ovmlr.llm.backend import ChatBackend, LLMBackendError
 from ovmlr.llm.cache import cache_rows, cached_responses, empty_cache_frame
 from ovmlr.llm.dispatch import complete_all
+from ovmlr.relations.compare import (
+    draw_source_comparison,
+    neighbour_overlap,
+    pick_compare_targets,
+    source_edges,
+)
 from ovmlr.relations.config import SOURCES, LLMQueryConfig, check_choice
 from ovmlr.relations.graph_plot import draw_relation_graph, pick_plot_target, relation_subgraph
 from ovmlr.relations.llm_scores import (
@@ -164,3 +170,38 @@ def plot_relation_graph(
     return draw_relation_graph(
         relation_subgraph(relation_edges, name), name, f"{source} relations of {name!r} (K={k})"
     )
+
+
+def compare_relation_sources(
+    category_split: pd.DataFrame,
+    text_features: pd.DataFrame,
+    train_labels: pd.DataFrame,
+    llm_relation_scores: pd.DataFrame,
+    k: int,
+    fallback: str,
+    seed: int,
+    wordnet: dict[str, Any] | None,
+    sources: list[str],
+    targets: list[str] | None,
+    max_targets: int,
+) -> tuple[Figure, pd.DataFrame]:
+    """Fig. 10: the same categories' K neighbours from each relation source, side by side.
+
+    Args:
+        category_split, text_features, train_labels, llm_relation_scores: The sources' inputs (the LLM
+            scores are empty unless ``relation_mining.source`` is ``llm``: that panel is then left out and
+            named in the subtitle).
+        k, fallback, seed, wordnet: ``relation_mining.{k,fallback,seed,wordnet}``.
+        sources: ``relation_mining.plot.compare_sources``, in panel order.
+        targets: ``relation_mining.plot.compare_targets``; ``None`` = the first unseen categories.
+        max_targets: ``relation_mining.plot.compare_max_targets`` (with ``targets`` ``None``).
+
+    Returns:
+        ``relation_graphs_compared`` (one panel per source) and ``relation_source_overlap`` (mean Jaccard
+        index of the neighbour sets per pair of sources).
+    """
+    names = pick_compare_targets(category_split, targets, max_targets)
+    edges, skipped = source_edges(
+        category_split, text_features, train_labels, llm_relation_scores, sources, k, fallback, seed, wordnet
+    )
+    return draw_source_comparison(edges, names, k, skipped), neighbour_overlap(edges, category_split)

@@ -1,4 +1,4 @@
-"""The ``relation_mining`` pipeline: requests → cached LLM answers → scores → K neighbours → graph plot."""
+"""The ``relation_mining`` pipeline: requests → cached LLM answers → scores → K neighbours → graph plots."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -6,6 +6,7 @@ from ovmlr.relations.select import relation_neighbours
 
 from .nodes import (
     build_llm_requests,
+    compare_relation_sources,
     mine_llm_responses,
     plot_relation_graph,
     score_llm_relations,
@@ -65,6 +66,24 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 "relation_graph_plot",
                 name="plot_relation_graph_node",
+            ),
+            Node(
+                compare_relation_sources,
+                [
+                    "category_split",
+                    "text_features",
+                    "train_labels",
+                    "llm_relation_scores",
+                    "params:relation_mining.k",
+                    "params:relation_mining.fallback",
+                    "params:relation_mining.seed",
+                    "params:relation_mining.wordnet",
+                    "params:relation_mining.plot.compare_sources",
+                    "params:relation_mining.plot.compare_targets",
+                    "params:relation_mining.plot.compare_max_targets",
+                ],
+                ["relation_graphs_compared", "relation_source_overlap"],
+                name="compare_relation_sources_node",
             ),
         ]
     )
