@@ -105,3 +105,13 @@ def test_isr_vectorised_over_batch_and_categories() -> None:
 def test_isr_without_temperature_raises() -> None:
     with pytest.raises(ValueError, match="ISR needs a temperature"):
         ISR(ISRConfig(temperature=None))
+
+
+def test_top_k_selection_keeps_exactly_k_patches_per_category() -> None:
+    from ovmlr.models.isr import select_top_k
+
+    scores = torch.tensor([[PROBS_A, PROBS_B]])
+    mask = select_top_k(scores, 2)
+    assert mask.sum(dim=-1).tolist() == [[2, 2]]
+    assert mask[0, 0].tolist() == [True, True, False, False, False]  # the two best of A
+    assert select_top_k(scores, 99).all()

@@ -125,7 +125,8 @@ class C2SRT(nn.Module):
             global_feats: [B, D], patch_feats: [B, P, D] or None (ISR off), text: [C, D] → f_img [B, C, D]
         """
         f_global = F.normalize(global_feats, dim=-1).unsqueeze(1)  # [B, 1, D]
-        if self.isr is None or self.config.isr.alpha == 0.0:  # α = 0: no local feature (Fig. 5)
+        no_local = self.config.isr.selection == "alpha" and self.config.isr.alpha == 0.0
+        if self.isr is None or no_local:  # α = 0: no local feature (Fig. 5)
             return {"f_img": f_global.expand(-1, text.shape[0], -1)}
         if patch_feats is None or patch_feats.dim() != 3 or patch_feats.shape[0] != global_feats.shape[0]:
             shape = None if patch_feats is None else tuple(patch_feats.shape)

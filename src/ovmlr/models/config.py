@@ -32,8 +32,13 @@ class ISRConfig:
     chunk_size: int | None = (
         None  # categories per chunk (bounds the [B, C, P] temporaries); None → all at once
     )
+    # alpha: Algorithm 1 (adaptive count); top_k: exactly N = max_patches patches per category (MKT's fixed
+    # top-k, the comparison of Fig. 6a: which fixed k each category would have preferred)
+    selection: str = "alpha"
 
     def __post_init__(self) -> None:
+        if self.selection not in ("alpha", "top_k"):
+            raise ValueError(f"isr.selection must be 'alpha' or 'top_k', got {self.selection!r}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"isr.alpha must be in [0, 1], got {self.alpha}")
         if self.max_patches < 1:

@@ -46,6 +46,17 @@ def patch_scores(patch_feats: Tensor, text_feats: Tensor, temperature: float) ->
     return torch.softmax(temperature * cosine.float(), dim=-1)
 
 
+def select_top_k(scores: Tensor, k: int) -> Tensor:
+    """MKT's fixed selection: the k best patches of every category (all P when k >= P).
+
+    Shapes:
+        scores: [B, C, P] → [B, C, P] bool
+    """
+    k = min(k, scores.shape[-1])
+    index = scores.topk(k, dim=-1).indices
+    return torch.zeros_like(scores, dtype=torch.bool).scatter(-1, index, True)
+
+
 def select_patches(scores: Tensor, alpha: float, max_patches: int) -> Tensor:
     """Algorithm 1's selection: top patches until their cumulative score reaches α, at most N of them.
 
@@ -122,7 +133,10 @@ class ISR(nn.Module):
         for start in range(0, n_categories, step):
             chunk = text_feats[start : start + step]
             scores = patch_scores(patch_feats, chunk, self.config.temperature)
-            mask = select_patches(scores, self.config.alpha, self.config.max_patches)
+            if self.config.selection == "top_k":
+                mask = select_top_k(scores, self.config.max_patches)
+            else:
+                mask = select_patches(scores, self.config.alpha, self.config.max_patches)
             locals_.append(pool_patches(patch_feats, mask, scores, self.config.pooling))
             masks.append(mask)
         return torch.cat(locals_, dim=1), torch.cat(masks, dim=1)

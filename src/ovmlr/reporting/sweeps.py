@@ -104,17 +104,49 @@ def plot_sweep(curve: pd.DataFrame, label: str, figure_name: str, best: pd.DataF
         ax.set_xticks(x, [str(_short(v)) for v in values])
         ax.set_xlabel(label)
         ax.set_ylabel("categories")
-        ax.set_title("Best value per category (Fig. 6a)")
+        ax.set_title("Each category's best value")
         ax.legend()
     return fig
 
 
-def plot_table_run(summary: pd.DataFrame, metric: str = "mAP") -> Figure:
-    """Horizontal bars of each variant's ZSL and GZSL test ``metric`` (the table run's figure)."""
+def category_ap_gain(results: pd.DataFrame, with_row: str, without_row: str) -> pd.DataFrame:
+    """Per-category test AP of variant ``with_row`` minus ``without_row`` (means over seeds), Fig. 6b.
+
+    Returns:
+        Columns ``category``, ``ap_with``, ``ap_without``, ``gain``, sorted by gain (descending); empty when
+        either variant has no stored per-category AP.
+    """
+    means = {}
+    for name in (with_row, without_row):
+        rows = results[(results["variant"] == name) & results.get("test/category_ap", pd.Series()).notna()]
+        if rows.empty:
+            return pd.DataFrame(columns=["category", "ap_with", "ap_without", "gain"])
+        frame = pd.DataFrame([json.loads(a) for a in rows["test/category_ap"]]).astype(float)
+        means[name] = frame.mean(axis=0)
+    table = pd.DataFrame({"ap_with": means[with_row], "ap_without": means[without_row]}).dropna()
+    table["gain"] = table["ap_with"] - table["ap_without"]
+    table = table.rename_axis("category").reset_index()
+    return table.sort_values(["gain", "category"], ascending=[False, True], ignore_index=True)
+
+
+def plot_table_run(
+    summary: pd.DataFrame, metric: str = "mAP", gain: pd.DataFrame | None = None, roles: dict | None = None
+) -> Figure:
+    """Horizontal bars of each variant's ZSL and GZSL test ``metric`` (the table run's figure), and with
+    ``gain`` (:func:`category_ap_gain`) a second panel: per-category AP change, unseen categories in blue."""
     rows = summary.drop_duplicates(["table", "variant"])[["table", "variant"]]
     labels = [f"{t} | {v}" for t, v in zip(rows["table"], rows["variant"], strict=True)]
-    fig = new_figure(10, 0.5 * len(labels) + 1.5)
-    ax = fig.subplots()
+    with_gain = gain is not None and len(gain) > 0
+    fig = new_figure(16 if with_gain else 10, 0.5 * len(labels) + 1.5)
+    axes = fig.subplots(1, 2 if with_gain else 1, squeeze=False)[0]
+    ax = axes[0]
+    if with_gain:
+        colours = ["tab:blue" if (roles or {}).get(c) == "unseen" else "tab:gray" for c in gain["category"]]
+        axes[1].bar(np.arange(len(gain)), gain["gain"] * 100, color=colours, width=1.0)
+        axes[1].axhline(0, color="black", linewidth=0.5)
+        axes[1].set_xlabel("categories, sorted (blue: unseen)")
+        axes[1].set_ylabel("test AP change (points)")
+        axes[1].set_title(str(gain.attrs.get("title", "Per-category AP change (Fig. 6b)")))
     y = np.arange(len(labels))
     for offset, (_, title) in zip((-0.2, 0.2), TASKS, strict=True):
         part = summary[summary["task"] == title].set_index(["table", "variant"])

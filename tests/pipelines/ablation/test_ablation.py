@@ -325,3 +325,22 @@ def test_sweep_summary_curves_and_best_value_per_category():
     assert best.set_index("category")["best_value"].to_dict() == {"a": 1.0, "d": 2.0}  # d: mean(0.8) at k=2
     assert best.set_index("category")["role"].to_dict() == {"a": "seen", "d": "unseen"}
     assert len(figure.axes) == 3  # ZSL, GZSL curves and Fig. 6a
+
+
+def test_category_ap_gain_compares_two_rows_per_category():
+    from ovmlr.reporting.sweeps import category_ap_gain
+
+    results = pd.DataFrame(
+        {
+            "variant": ["with", "with", "without"],
+            "test/category_ap": [
+                json.dumps({"a": 0.5, "d": 0.2}),
+                json.dumps({"a": 0.7, "d": None}),
+                json.dumps({"a": 0.4, "d": 0.3}),
+            ],
+        }
+    )
+    gain = category_ap_gain(results, "with", "without")
+    assert gain["category"].tolist() == ["a", "d"]
+    assert gain["gain"].tolist() == pytest.approx([0.2, -0.1])  # a: mean(0.5, 0.7) - 0.4; d: NaN skipped
+    assert category_ap_gain(results, "with", "missing").empty

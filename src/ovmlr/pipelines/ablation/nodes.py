@@ -25,6 +25,7 @@ from ovmlr.prompting.vocabulary import coop_vocabulary
 from ovmlr.relations.select import relation_neighbours
 from ovmlr.reporting.sweeps import (
     best_value_per_category,
+    category_ap_gain,
     plot_sweep,
     plot_table_run,
     sweep_curve,
@@ -484,7 +485,21 @@ def summarise_ablation(
     if run != "tables":
         return _summarise_sweep(results, run, ablation_params["sweeps"][run], category_split)
     summary, markdown = _summarise_tables(results, training_params, ablation_params)
-    return summary, markdown, plot_table_run(summary)
+    roles = dict(zip(category_split["name"].astype(str), category_split["role"].astype(str), strict=True))
+    gain = None
+    if ablation_params.get("fig6b"):
+        with_row, without_row = ablation_params["fig6b"]["with"], ablation_params["fig6b"]["without"]
+        gain = category_ap_gain(results, with_row, without_row)
+        gain.attrs["title"] = f"Fig. 6b: AP of '{with_row}' minus '{without_row}'"
+        if len(gain):
+            unseen = gain[gain["category"].map(roles) == "unseen"]["gain"]
+            better = int((gain["gain"] > 0).sum())
+            markdown += (
+                f"\nFig. 6b: '{with_row}' vs '{without_row}': AP higher for {better} of "
+                f"{len(gain)} categories ({int((unseen > 0).sum())} of {len(unseen)} unseen), mean change "
+                f"{100 * gain['gain'].mean():+.2f} points.\n"
+            )
+    return summary, markdown, plot_table_run(summary, gain=gain, roles=roles)
 
 
 def _summarise_sweep(
@@ -499,7 +514,7 @@ def _summarise_sweep(
     markdown = f"### {sweep['figure']}: {sweep['label']} ({run})\n\n" + sweep_markdown(curve, sweep["label"])
     if best is not None and len(best):
         counts = best.groupby(["role", "best_value"]).size().unstack(fill_value=0)
-        markdown += "\nCategories whose test AP is best at each value (Fig. 6a):\n\n" + markdown_table(
+        markdown += "\nCategories whose test AP is best at each value:\n\n" + markdown_table(
             counts.reset_index()
         )
     return curve, markdown, figure
