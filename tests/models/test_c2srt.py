@@ -76,7 +76,7 @@ def test_full_zero_shot_weight_scores_exactly_as_zero_shot_clip() -> None:
 
 
 def test_zero_shot_term_uses_the_frozen_global_when_given() -> None:
-    """Finetune mode: the head scores the student's features, the ensemble's zero-shot term is frozen CLIP's."""
+    """Finetune mode: the head scores the student's features, the zero-shot term is frozen CLIP's."""
     student_global, patches, text = _inputs()
     frozen_global = torch.randn(B, D, generator=torch.Generator().manual_seed(9))
     torch.manual_seed(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ovmlr.llm.prompt import OUTPUT_FORMATS
+from ovmlr.llm.prompt import MAX_SCHEMA_ENUM_VALUES, OUTPUT_FORMATS
 
 SOURCES = ("llm", "similarity", "cooccurrence", "random", "wordnet")
 FALLBACKS = ("similarity", "fail")
@@ -29,6 +29,9 @@ class LLMQueryConfig:
         save_every: Answers per cache shard (an interruption loses at most this many).
         shuffle_candidates: List each query's candidates in a different seeded order (against a small
             model's bias for the first names listed); ``False`` keeps category order in every query.
+        max_schema_enum_values: ``json`` only: the most enum values the answer schema may hold (OpenAI's
+            structured-output limit, 500); past it the category name is a free string checked by the
+            parser. ``None``: no limit (llama.cpp grammars, vLLM).
     """
 
     n_queries: int = 3
@@ -41,6 +44,7 @@ class LLMQueryConfig:
     max_explanation_chars: int = 60
     save_every: int = 10
     shuffle_candidates: bool = True
+    max_schema_enum_values: int | None = MAX_SCHEMA_ENUM_VALUES
 
     def __post_init__(self) -> None:
         if self.output_format not in OUTPUT_FORMATS:
@@ -53,6 +57,11 @@ class LLMQueryConfig:
                 raise ValueError(f"relation_mining.llm.{name} must be >= 1, got {getattr(self, name)}")
         if self.chunk_size is not None and self.chunk_size < 1:
             raise ValueError(f"relation_mining.llm.chunk_size must be >= 1 or null, got {self.chunk_size}")
+        if self.max_schema_enum_values is not None and self.max_schema_enum_values < 9:
+            raise ValueError(
+                "relation_mining.llm.max_schema_enum_values must be >= 9 (the schema's own 8 enum values) or "
+                f"null, got {self.max_schema_enum_values}"
+            )
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> LLMQueryConfig:

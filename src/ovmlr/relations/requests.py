@@ -96,7 +96,9 @@ def _query_row(
     candidate_names = [names[i] for i in listed]
     messages = build_relation_messages(target, candidate_names, config.output_format)
     schema = (
-        relation_response_schema(candidate_names, config.max_relations, config.max_explanation_chars)
+        relation_response_schema(
+            candidate_names, config.max_relations, config.max_explanation_chars, config.max_schema_enum_values
+        )
         if config.output_format == "json"
         else None
     )
@@ -142,7 +144,9 @@ def build_request_table(category_split: pd.DataFrame, config: LLMQueryConfig) ->
     for target_id, target in names.items():
         chunks = chunk_candidates([i for i in seen if i != target_id], config.chunk_size)
         n_lists += len(chunks)
-        n_free += sum(not name_enum_fits([names[i] for i in chunk]) for chunk in chunks)
+        n_free += sum(
+            not name_enum_fits([names[i] for i in chunk], config.max_schema_enum_values) for chunk in chunks
+        )
         for chunk_index, chunk in enumerate(chunks):
             for q in range(config.n_queries):
                 listed = listing_order(chunk, config, target_id, chunk_index, q)

@@ -260,7 +260,7 @@ class TrainedC2SRT:
 
     def _graph_depth(self) -> int:
         """Hops of the IST graph one category's score depends on (its GAT layers; 0 without IST)."""
-        if not self.model_config.get("use_ist", True):
+        if not self.model_config.get("use_ist", True) or self.model_config.get("head", "c2srt") == "mkt":
             return 0
         return int(self.model_config.get("ist", {}).get("layers", 1))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
+import pytest
 
 from ovmlr.llm.prompt import MAX_SCHEMA_ENUM_VALUES
 from ovmlr.relations.config import LLMQueryConfig
@@ -48,3 +49,13 @@ def test_text_requests_never_warn(caplog):
     with caplog.at_level(logging.WARNING, logger="ovmlr.relations.requests"):
         build_request_table(large_split(MAX_SCHEMA_ENUM_VALUES), config)
     assert caplog.records == []
+
+
+def test_the_enum_budget_is_a_parameter_and_null_keeps_every_name_constrained():
+    config = LLMQueryConfig(n_queries=1, output_format="json", max_schema_enum_values=None)
+    requests = build_request_table(large_split(MAX_SCHEMA_ENUM_VALUES), config)
+    assert all(
+        sorted(name_field(row)["enum"]) == sorted(row["candidate_names"]) for _, row in requests.iterrows()
+    )
+    with pytest.raises(ValueError, match="max_schema_enum_values must be >= 9"):
+        LLMQueryConfig.from_params({"max_schema_enum_values": 3})

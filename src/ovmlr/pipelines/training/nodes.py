@@ -41,6 +41,11 @@ def build_vocabulary(
         category_neighbours: K related seen categories per category.
         prompt: ``__ensemble__`` (Eq. 24) or one template string (the single-prompt ablation).
     """
+    if prompt == "__coop__":
+        raise ValueError(
+            "training.prompt '__coop__' (prompt tuning) is a row of the ablation (Table 5, ablation.coop); "
+            "the training pipeline uses fixed prompts: '__ensemble__' or one template"
+        )
     vocabulary = build_vocabulary_from_tables(category_split, text_features, category_neighbours, prompt)
     logger.info(
         "Vocabulary: %d seen, %d unseen categories, K=%d neighbours, prompt %r",
