@@ -116,6 +116,9 @@ def test_run_ablation_one_row_per_variant_and_seed_with_overrides_applied():
     }
     plan, computed = _plan_and_run(ablation, pd.DataFrame())
     results, runs = collect_ablation(plan, computed)
+    # MLflow takes numbers only: the per-category AP (JSON) stays in the results, not in the runs' metrics
+    assert all(isinstance(v, float) for run in runs for v in run["metrics"].values())
+    assert "test/category_ap" in results.columns
     assert len(results) == 2 + 4 * 2 and len(runs) == len(results)
     no_ist = results[results.variant == "no IST"]
     assert not no_ist.trainable.any()  # ISR without IST has no trainable parameter: evaluated as is

@@ -416,7 +416,11 @@ def collect_ablation(
         {
             "run_name": f"{r['table']} | {r['variant']} | seed {r['seed']}",
             "params": _flat_params(json.loads(r["params"])) | {"relation_source": r["relation_source"]},
-            "metrics": {k: v for k, v in r.items() if k.startswith("test/") and pd.notna(v)},
+            "metrics": {
+                k: v
+                for k, v in r.items()
+                if k.startswith("test/") and isinstance(v, int | float) and pd.notna(v)
+            },
             "tags": {"ovmlr.table": r["table"], "ovmlr.variant": r["variant"]},
         }
         for r in results.to_dict("records")
