@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
@@ -162,6 +163,10 @@ def test_train_then_evaluate_end_to_end(project, monkeypatch):
     _run(project, "evaluation", {})
     evaluated = json.loads((project / "data/08_reporting/evaluation_metrics.json").read_text())
     assert evaluated["model"]["mode"] == "finetune"  # the model's own mode, not today's parameters
+    attention = pd.read_parquet(project / "data/08_reporting/evaluation_ist_attention.parquet")  # Fig. 7
+    sums = attention.groupby(["layer", "target"])["alpha"].sum()
+    assert len(sums) and np.allclose(sums, 1.0, atol=1e-4)
+    assert (project / "data/08_reporting/relation_graphs_compared.png").stat().st_size > 10_000  # Fig. 10
 
     # Tag images the project never saw (Openclipart from another folder, one broken) with new names.
     images = project / "my_images"
@@ -181,13 +186,14 @@ def test_train_then_evaluate_end_to_end(project, monkeypatch):
     _run(project, "ablation", TINY_ABLATION)
     shards = sorted((project / "data/07_model_output/ablation_rows").glob("part-*.parquet"))
     assert len(shards) == 2 + 3  # 2 baselines + 3 variants x 1 seed, each stored as soon as computed
-    table = pd.read_csv(project / "data/08_reporting/ablation_table.csv")
+    table = pd.read_csv(project / "data/08_reporting/ablation_tables_table.csv")
     assert {"+Dist+ISR+IST (C²SRT)", "ISR + IST (frozen)", "Random"} <= set(table["variant"])
-    assert (project / "data/08_reporting/ablation_table.md").read_text().count("\n") >= 4
+    assert (project / "data/08_reporting/ablation_tables_table.md").read_text().count("\n") >= 4
+    assert (project / "data/08_reporting/ablation_tables.png").stat().st_size > 10_000
 
     _run(project, "ablation", TINY_ABLATION)  # a re-run finds every result stored and trains nothing
     assert sorted((project / "data/07_model_output/ablation_rows").glob("part-*.parquet")) == shards
-    pd.testing.assert_frame_equal(pd.read_csv(project / "data/08_reporting/ablation_table.csv"), table)
+    pd.testing.assert_frame_equal(pd.read_csv(project / "data/08_reporting/ablation_tables_table.csv"), table)
 
 
 @needs_fashion_mnist

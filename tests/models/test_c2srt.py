@@ -196,3 +196,25 @@ def test_attention_of_every_layer_sums_to_one_over_the_neighbours() -> None:
         torch.testing.assert_close(alpha.sum(dim=2), torch.ones(B, C, 2))
     with pytest.raises(ValueError, match="no IST"):
         C2SRT(_config(use_ist=False), 100.0).attention(global_feats, patches, text, NEIGHBOURS)
+
+
+def test_pico_alignment_makes_every_comparison_a_weighted_cosine() -> None:
+    from ovmlr.alignment.pico import weighted_cosine
+
+    global_feats, patches, text = _inputs()
+    weights = torch.linspace(0.1, 1.0, D)
+    head = C2SRT(_config(use_isr=False, use_ist=False, alignment="pico")).eval()
+    plain = head(global_feats, None, text, None)["logits"]
+    torch.testing.assert_close(plain, zero_shot_scores(global_feats, text))  # w = 1 until fitted
+    head.set_alignment_weights(weights)
+    out = head(global_feats, None, text, None)
+    torch.testing.assert_close(out["logits"], weighted_cosine(global_feats, text, weights))
+    torch.testing.assert_close(out["zero_shot"], weighted_cosine(global_feats, text, weights))
+    assert "alignment_weights" in head.state_dict()  # saved, loaded and served with the head
+    full = C2SRT(_config(alignment="pico"), 100.0)
+    full.set_alignment_weights(weights)
+    assert len(full.attention(global_feats, patches, text, NEIGHBOURS)) == full.config.ist.layers
+    with pytest.raises(ValueError, match="alignment must be"):
+        _config(alignment="euclid")
+    with pytest.raises(ValueError, match="needs alignment: pico"):
+        C2SRT(_config(), 100.0).set_alignment_weights(weights)

@@ -195,3 +195,22 @@ def test_a_fine_tuned_ensemble_takes_its_zero_shot_term_from_the_frozen_backbone
     with_frozen = model.score(g, p, frozen_global=frozen)
     wrong = model.score(g, p, frozen_global=g)  # what the student's global would have given
     assert not np.allclose(with_frozen, wrong)
+
+
+def test_pico_weights_survive_save_and_load(trained, tmp_path) -> None:
+    config = {**trained.model_config, "alignment": "pico"}
+    from ovmlr.training.model_factory import build_model
+
+    head = build_model(config)
+    head.load_state_dict({**trained.head_state, "alignment_weights": torch.ones(head.config.embed_dim)})
+    head.set_alignment_weights(torch.linspace(0.2, 1.0, head.config.embed_dim))
+    model = TrainedC2SRT(
+        config, head.state_dict(), trained.vocabulary, trained.backbone_spec, trained.templates
+    )
+    loaded = load_trained(save_trained(model, tmp_path / "pico"))
+    torch.testing.assert_close(loaded.head().alignment_weights, head.alignment_weights)
+    x = torch.rand(2, 3, 32, 32)
+    np.testing.assert_array_equal(
+        loaded.score(*loaded.encode_images(x)), model.score(*model.encode_images(x))
+    )
+    assert not np.allclose(model.score(*model.encode_images(x)), trained.score(*trained.encode_images(x)))

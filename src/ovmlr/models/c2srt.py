@@ -115,6 +115,29 @@ class C2SRT(nn.Module):
         self.isr = ISR(self.config.isr) if self.config.use_isr and not is_mkt else None
         self.ist = IST(self.config.ist, self.config.embed_dim) if self.config.use_ist and not is_mkt else None
         self.score_scale = ScoreScale(self.config.score)
+        if self.config.alignment == "pico":
+            self.register_buffer("alignment_weights", torch.ones(self.config.embed_dim))
+
+    def set_alignment_weights(self, weights: Tensor) -> None:
+        """PICO's per-dimension weights w [D] (``alignment: pico``), fitted on the training split."""
+        if self.config.alignment != "pico":
+            raise ValueError("set_alignment_weights needs alignment: pico")
+        if weights.shape != (self.config.embed_dim,) or (weights < 0).any():
+            raise ValueError(f"alignment weights must be [D={self.config.embed_dim}] and >= 0")
+        self.alignment_weights.copy_(weights.to(self.alignment_weights))
+
+    def aligned(self, *feats: Tensor | None) -> tuple[Tensor | None, ...]:
+        r"""The features in the space every comparison is made in: as given (``cosine``), or each dimension
+        scaled by :math:`\sqrt{w_d}` (``pico``), so that a cosine there is PICO's weighted cosine
+        :math:`\sum_d w_d v_d t_d / (\sqrt{\sum_d w_d v_d^2} \sqrt{\sum_d w_d t_d^2})`.
+
+        Shapes:
+            each [..., D] → [..., D]
+        """
+        if self.config.alignment != "pico":
+            return feats
+        scale = self.alignment_weights.clamp_min(0).sqrt()
+        return tuple(None if f is None else f * scale.to(f.dtype) for f in feats)
 
     def image_features(
         self, global_feats: Tensor, patch_feats: Tensor | None, text: Tensor
@@ -157,6 +180,9 @@ class C2SRT(nn.Module):
                 f"global_feats must be [B, D={self.config.embed_dim}], got {tuple(global_feats.shape)}"
             )
         check_vocabulary(text_feats, neighbours, self.config.embed_dim, need_graph=self.ist is not None)
+        global_feats, patch_feats, text_feats, zero_shot_global = self.aligned(
+            global_feats, patch_feats, text_feats, zero_shot_global
+        )
         text = F.normalize(text_feats, dim=-1)
         if self.config.head == "mkt":
             out = {"cosine": self.mkt_scores(global_feats, patch_feats, text)}
@@ -202,6 +228,7 @@ class C2SRT(nn.Module):
         if self.ist is None:
             raise ValueError("this head has no IST (use_ist is false or head is mkt): no attention to show")
         check_vocabulary(text_feats, neighbours, self.config.embed_dim, need_graph=True)
+        global_feats, patch_feats, text_feats = self.aligned(global_feats, patch_feats, text_feats)
         text = F.normalize(text_feats, dim=-1)
         f_img = self.image_features(global_feats, patch_feats, text)["f_img"]
         return self.ist(f_img, text, neighbours, return_attention=True)[1]

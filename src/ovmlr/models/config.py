@@ -117,6 +117,10 @@ class C2SRTConfig:
     # Table 1 baseline: no head parameter, trained through the student encoder (finetune) with the same losses
     head: str = "c2srt"
     mkt_k: int = 16  # mkt: patches averaged per category (MKT: 16 of 196; capped at P)
+    # cosine | pico: every image-text comparison of the head (ISR's patch scores, Eq. 10, the zero-shot
+    # term) is PICO's weighted cosine, a cosine after scaling dimension d by sqrt(w_d) (alignment.pico);
+    # w is fitted on the training split before training (training.pico) and kept in the head's state
+    alignment: str = "cosine"
     use_isr: bool = True  # False: f_img^(c) = f_G for every category (ablation, Table 3)
     use_ist: bool = True  # False: score = cos(f_img^(c), f_txt^(c)) (ablation, Table 3)
     isr: ISRConfig = field(default_factory=ISRConfig)
@@ -124,6 +128,8 @@ class C2SRTConfig:
     score: ScoreConfig = field(default_factory=ScoreConfig)
 
     def __post_init__(self) -> None:
+        if self.alignment not in ("cosine", "pico"):
+            raise ValueError(f"alignment must be 'cosine' or 'pico', got {self.alignment!r}")
         if self.head not in ("c2srt", "mkt"):
             raise ValueError(f"head must be 'c2srt' or 'mkt', got {self.head!r}")
         if self.mkt_k < 1:

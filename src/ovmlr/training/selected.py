@@ -13,6 +13,7 @@ from typing import Any
 
 from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.trained.model import TrainedC2SRT, prompt_templates, split_module_state
+from ovmlr.training.alignment import fit_head_alignment
 from ovmlr.training.finetune import FinetuneConfig
 from ovmlr.training.fit import best_epoch, fit
 from ovmlr.training.loop import FeatureSplit, TrainingConfig
@@ -34,9 +35,11 @@ def _train_run(
 ) -> tuple[dict[int, dict], list[dict[str, float]], bool]:
     """``(state per epoch, history, trainable)`` of one run (epoch 0: the initial state)."""
     cfg = TrainingConfig.from_params(params["loop"])
+    head = build_model(model_config, seed=cfg.seed)
+    fit_head_alignment(head, train, vocabulary.subset("seen"), params.get("pico"))
     task = make_training_task(
         cfg,
-        build_model(model_config, seed=cfg.seed),
+        head,
         train,
         val,
         context["backbone_spec"],

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from ovmlr.alignment.pico import PICOConfig, fit_pico, weighted_cosine
 from ovmlr.metrics import average_precision, zsl_gzsl_metrics
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.models.config import deep_merge
@@ -137,19 +138,34 @@ def test_metrics(
 
 
 def baseline_metrics(
-    name: str, test: FeatureSplit, vocabulary: Vocabulary, ks: tuple[int, ...], mkt_k: int
+    name: str,
+    test: FeatureSplit,
+    vocabulary: Vocabulary,
+    ks: tuple[int, ...],
+    mkt_k: int,
+    train: FeatureSplit | None = None,
+    pico_params: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """Test metrics of a training-free baseline: ``zero_shot`` or ``mkt_style``."""
+    """Test metrics of a training-free baseline: ``zero_shot``, ``zero_shot_pico`` (zero-shot with PICO's
+    weighted cosine, the weights fitted on ``train``) or ``mkt_style``."""
     g = torch.from_numpy(test.global_feats)
     text = torch.from_numpy(vocabulary.text)
     with torch.inference_mode():
         if name == "zero_shot":
             scores = zero_shot_scores(g, text)
+        elif name == "zero_shot_pico":
+            if train is None:
+                raise ValueError("the zero_shot_pico baseline fits its weights on the training split")
+            seen = vocabulary.subset("seen")
+            fitted = fit_pico(
+                train.global_feats, seen.text, train.labels, PICOConfig.from_params(pico_params)
+            )
+            scores = weighted_cosine(g, text, torch.as_tensor(fitted.weights, dtype=g.dtype))
         elif name == "mkt_style":
             k = min(mkt_k, test.patch_feats.shape[1])
             scores = mkt_style_scores(g, torch.from_numpy(test.patch_feats), text, k=k)
         else:
-            raise ValueError(f"Unknown baseline {name!r}; known: zero_shot, mkt_style")
+            raise ValueError(f"Unknown baseline {name!r}; known: zero_shot, zero_shot_pico, mkt_style")
     return test_metrics(scores.numpy(), test.labels, vocabulary, ks)
 
 
@@ -285,6 +301,8 @@ def plan_ablation(
     if run == "tables":
         for name in ablation_params.get("baselines", []):
             params = {"baseline": name, "mkt_k": mkt_k, "ks": list(training_params["loop"]["ks"])}
+            if name == "zero_shot_pico":
+                params["pico"] = training_params.get("pico", {})
             rows.append(("baseline", "Baselines", name, 0, {}, None, params))
     for i, variant in enumerate(variants):
         missing = [k for k in ("name", "table") if k not in variant]
@@ -373,7 +391,15 @@ def run_ablation(
         params = json.loads(row.params)
         if row.kind == "baseline":
             ks = tuple(int(k) for k in params["ks"])
-            metrics = baseline_metrics(params["baseline"], test_split, vocabulary, ks, int(params["mkt_k"]))
+            metrics = baseline_metrics(
+                params["baseline"],
+                test_split,
+                vocabulary,
+                ks,
+                int(params["mkt_k"]),
+                train=train_split,
+                pico_params=params.get("pico"),
+            )
             facts: dict[str, Any] = {"trainable": False, "epoch": 0, "mode": ""}
         else:
             variant_vocabulary = _variant_vocabulary(

@@ -15,6 +15,7 @@ from ovmlr.datasets.mlflow_registry import ModelRegistration
 from ovmlr.metrics import zsl_gzsl_metrics
 from ovmlr.trained.card import model_card
 from ovmlr.trained.model import TrainedC2SRT, prompt_templates, split_module_state
+from ovmlr.training.alignment import fit_head_alignment
 from ovmlr.training.finetune import FinetuneConfig
 from ovmlr.training.fit import best_epoch, fit
 from ovmlr.training.loop import FeatureSplit, TrainingConfig, config_dict, fingerprint
@@ -114,6 +115,7 @@ def train_c2srt(
     model_params: dict[str, Any],
     finetune_params: dict[str, Any],
     selection_params: dict[str, Any],
+    pico_params: dict[str, Any],
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
     """Train C²SRT; yields after every epoch so each checkpoint is saved at once.
 
@@ -139,6 +141,7 @@ def train_c2srt(
             vocab.neighbours,
             list(vocab.roles),
             train.image_ids.astype(str).tolist(),
+            pico_params if model_config.get("alignment") == "pico" else None,
         )
         summary["fingerprint" if role == "final" else "selection_fingerprint"] = run_id
         rename = (lambda k: k) if role == "final" else _selection_metric_name
@@ -151,6 +154,11 @@ def train_c2srt(
             continue
         logger.info("Training the %s run (%d categories, %d images)", role, len(vocab), len(train))
         head = build_model(model_config, seed=cfg.seed)
+        if resume_from is None:
+            summary |= {
+                f"{role}/{k}": v
+                for k, v in fit_head_alignment(head, train, vocab.subset("seen"), pico_params).items()
+            }
         task = make_training_task(cfg, head, train, val, backbone_spec, image_manifest, finetune)
         for checkpoint in fit(task, val.labels, vocab.subset("seen"), vocab, cfg, run_id, resume_from):
             epoch = checkpoint["epoch"]

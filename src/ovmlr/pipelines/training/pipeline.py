@@ -63,6 +63,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:training.model",
                     "params:training.finetune",
                     "params:training.selection",
+                    "params:training.pico",
                 ],
                 ["training_checkpoints", "training_history", "training_run"],
                 name="train_c2srt_node",
