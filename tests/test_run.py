@@ -185,7 +185,7 @@ def test_train_then_evaluate_end_to_end(project, monkeypatch):
 
     _run(project, "ablation", TINY_ABLATION)
     shards = sorted((project / "data/07_model_output/ablation_rows").glob("part-*.parquet"))
-    assert len(shards) == 2 + 3  # 2 baselines + 3 variants x 1 seed, each stored as soon as computed
+    assert len(shards) == 3 + 3  # 3 baselines + 3 variants x 1 seed, each stored as soon as computed
     table = pd.read_csv(project / "data/08_reporting/ablation_tables_table.csv")
     assert {"+Dist+ISR+IST (C²SRT)", "ISR + IST (frozen)", "Random"} <= set(table["variant"])
     assert (project / "data/08_reporting/ablation_tables_table.md").read_text().count("\n") >= 4
