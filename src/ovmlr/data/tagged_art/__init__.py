@@ -10,5 +10,6 @@ tags (NUS-WIDE):
   English CLDR keywords of each emoji (Unicode licence).
 
 Modules: ``sources`` parses the metadata, ``render`` turns SVGs and glyphs into RGBA pixels, ``vocabulary``
-filters the tags into categories, ``builder`` draws the item pools and renders the multi-label mosaics.
+filters the tags into categories, ``builder`` draws the item pools and renders the multi-label mosaics,
+``style_shift`` names the renderings to test on and to train on (an option of the builder, off by default).
 """

@@ -17,6 +17,17 @@ From a :class:`~ovmlr.data.tagged_art.release.TaggedArtRelease`, deterministical
    about equally often, and drawn at a random scale and position in their tile on a random light
    background, so that no two images are pixel copies. Labels are the union of the items' tags (1) and 0
    elsewhere: the sources never mark a tag as verified absent or unknown, so there is no -1.
+
+**Style shift** (``style_shift``, off by default; :mod:`~ovmlr.data.tagged_art.style_shift`): an item's style
+is its ``source`` (``openclipart``, ``noto-emoji``, ``openmoji``). The test pool is then every item of the
+``test_styles``; the items of the training styles (``train_styles``, by default every other style) are cut by
+group into pretrain, val and train in the default's proportions (:func:`assign_style_pools`), and items of a
+style in neither list are used nowhere (nor in the demo CLIP's pretraining). The vocabulary is built as above;
+a category without an item in the test styles is dropped (``vocabulary_report``: "no item in the test
+styles"). An emoji's drawings in the training styles still share one pool, while its test-style drawing is
+tested: the same meaning in another rendering is the shift measured. No item, and after deduplication no
+drawing, is on both sides. Seeds, sizes and rendering are the default's; with ``style_shift`` None the tables
+are the default build's, byte for byte.
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ from ovmlr.data.tables import (
 )
 
 from .release import TaggedArtRelease
+from .style_shift import StyleShift, style_sides
 from .vocabulary import clean_item_tags, frequent_tags, merge_cooccurring
 
 POOLS = ("pretrain", "train", "val", "test")
@@ -74,6 +86,12 @@ class TaggedArtConfig:
     train_images: int = 8_000
     val_images: int = 1_000
     test_images: int = 2_000
+    style_shift: StyleShift | None = None  # train on some styles, test on others (see above); None: off
+
+    def __post_init__(self) -> None:
+        """A ``style_shift`` given as parameters (a mapping) becomes a :class:`StyleShift`."""
+        if self.style_shift is not None and not isinstance(self.style_shift, StyleShift):
+            object.__setattr__(self, "style_shift", StyleShift.from_options(self.style_shift))
 
 
 def build_tagged_art_tables(release: TaggedArtRelease, config: TaggedArtConfig, seed: int) -> DatasetTables:
@@ -81,14 +99,21 @@ def build_tagged_art_tables(release: TaggedArtRelease, config: TaggedArtConfig, 
     check_config(config)
     cap_rng, pool_rng, *split_rngs = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
     items, report = deduplicate(release.items)
+    shift = config.style_shift
+    sides = None if shift is None else style_sides(items["source"].to_numpy(), shift)
     tags, vocab_report = item_vocabulary(items, config)
     keep = np.flatnonzero([bool(t) for t in tags])
     keep = cap_tag_sets(keep, tags, config.max_items_per_tag_set, cap_rng)
-    pools = assign_pools(keep, items["group_id"].to_numpy(), config, pool_rng)
-    names, tags, dropped = final_vocabulary(tags, pools, config)
+    groups = items["group_id"].to_numpy()
+    pools = (
+        assign_pools(keep, groups, config, pool_rng)
+        if sides is None
+        else assign_style_pools(keep, groups, sides, config, pool_rng)
+    )
+    names, tags, dropped = final_vocabulary(tags, pools, config, () if shift is None else shift.test_styles)
     vocab_report += dropped
     pools = {name: rows[[bool(tags[i]) for i in rows]] for name, rows in pools.items()}
-    extra = pretrain_extra(items, tags, pools, keep)
+    extra = pretrain_extra(items, tags, pools, keep, None if sides is None else sides[0])
     item_labels = item_label_matrix(tags, names)
     counts = {"train": config.train_images, "val": config.val_images, "test": config.test_images}
     parts = [
@@ -209,9 +234,45 @@ def assign_pools(
     All items of a group (an emoji in every style) go to the same pool, so no drawing of a training
     emoji is tested.
     """
+    fractions = (config.pretrain_fraction, config.val_fraction, config.test_fraction)
+    return cut_groups(rows, groups, fractions, rng)
+
+
+def assign_style_pools(
+    rows: np.ndarray,
+    groups: np.ndarray,
+    sides: tuple[np.ndarray, np.ndarray],
+    config: TaggedArtConfig,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """The pools under a style shift: ``test`` is every row of a test style; the rows of a training style
+    are cut by group into pretrain, val and train in the default's proportions (the test share spread over
+    them: ``pretrain_fraction / (1 - test_fraction)``, ...); rows of neither side are in no pool. A group's
+    training-style drawings share one pool while its test-style drawings are tested: one emoji, another
+    rendering, is the shift measured; no item is on both sides.
+
+    Args:
+        rows: Candidate item rows.
+        groups: ``[N]`` the items' groups.
+        sides: ``[N]`` bool masks of the items of a training style and of a test style (:func:`style_sides`).
+        config: The pool fractions.
+        rng: The pool generator.
+    """
+    train_side, test_side = sides
+    rest = 1.0 - config.test_fraction
+    fractions = (config.pretrain_fraction / rest, config.val_fraction / rest, 0.0)
+    pools = cut_groups(rows[train_side[rows]], groups, fractions, rng)
+    return pools | {"test": np.sort(rows[test_side[rows]])}
+
+
+def cut_groups(
+    rows: np.ndarray, groups: np.ndarray, fractions: tuple[float, float, float], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """A seeded shuffle of the rows' groups cut into pretrain, val and test by ``fractions`` (train: the
+    rest); the pools' item rows, each sorted."""
     unique = np.unique(groups[rows])
     order = rng.permutation(unique)
-    cuts = np.cumsum([config.pretrain_fraction, config.val_fraction, config.test_fraction]) * len(order)
+    cuts = np.cumsum(fractions) * len(order)
     parts = np.split(order, np.round(cuts).astype(int))
     pool_of = {
         g: pool for pool, part in zip(("pretrain", "val", "test", "train"), parts, strict=True) for g in part
@@ -221,22 +282,39 @@ def assign_pools(
 
 
 def final_vocabulary(
-    tags: list[frozenset[str]], pools: dict[str, np.ndarray], config: TaggedArtConfig
+    tags: list[frozenset[str]],
+    pools: dict[str, np.ndarray],
+    config: TaggedArtConfig,
+    test_styles: tuple[str, ...] = (),
 ) -> tuple[list[str], list[frozenset[str]], list[tuple[str, int, str]]]:
-    """Categories with enough items in the train, val and test pools; item tags restricted to them."""
+    """Categories with enough items in the train, val and test pools; item tags restricted to them.
+
+    ``test_styles`` (under a style shift) only words the reason of a category short in test.
+    """
     names = sorted({t for rows in pools.values() for r in rows for t in tags[r]})
     minimum = {"train": config.min_train_items, "val": config.min_eval_items, "test": config.min_eval_items}
     counts = {pool: Counter(t for r in pools[pool] for t in tags[r]) for pool in minimum}
     report, kept = [], []
     for name in names:
-        short = [f"{counts[p][name]} in {p}" for p, need in minimum.items() if counts[p][name] < need]
-        if short:
-            total = sum(counts[p][name] for p in minimum)
-            report.append((name, total, f"too few items in a pool ({', '.join(short)})"))
+        reason = shortage({p: counts[p][name] for p in minimum}, minimum, test_styles)
+        if reason:
+            report.append((name, sum(counts[p][name] for p in minimum), reason))
         else:
             kept.append(name)
     allowed = set(kept)
     return kept, [frozenset(t & allowed) for t in tags], report
+
+
+def shortage(counts: dict[str, int], minimum: dict[str, int], test_styles: tuple[str, ...] = ()) -> str:
+    """Why a category with ``counts`` items per pool is dropped ("" when every pool has its ``minimum``)."""
+    short = {pool: n for pool, n in counts.items() if n < minimum[pool]}
+    parts = []
+    if test_styles and "test" in short:
+        n, styles = short.pop("test"), ", ".join(test_styles)
+        parts.append(f"{n or 'no'} item{'s' * (n > 1)} in the test styles ({styles})")
+    if short:
+        parts.append(f"too few items in a pool ({', '.join(f'{n} in {p}' for p, n in short.items())})")
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -319,14 +397,21 @@ def render_mosaic(
 
 
 def pretrain_extra(
-    items: pd.DataFrame, tags: list[frozenset[str]], pools: dict[str, np.ndarray], kept: np.ndarray
+    items: pd.DataFrame,
+    tags: list[frozenset[str]],
+    pools: dict[str, np.ndarray],
+    kept: np.ndarray,
+    trainable: np.ndarray | None = None,
 ) -> np.ndarray:
     """Items that only the demo CLIP sees: those left out of the pools (over a tag-set cap, or without a
     vocabulary tag but with a title), unless their group (an emoji in another style) is in train, val or
-    test. Web-scale pretraining also sees far more than the downstream data."""
+    test, or (under a style shift) they are not of a training style (``trainable``: ``[N]`` bool; None:
+    every item). Web-scale pretraining also sees far more than the downstream data."""
     groups = items["group_id"].to_numpy()
     downstream = {g for pool in ("train", "val", "test") for g in groups[pools[pool]]}
     left_out = np.setdiff1d(np.arange(len(items)), kept)
+    if trainable is not None:
+        left_out = left_out[trainable[left_out]]
     titled = items["title"].str.strip().astype(bool).to_numpy()
     usable = [r for r in left_out if groups[r] not in downstream and (tags[r] or titled[r])]
     return np.asarray(usable, dtype=np.int64)
