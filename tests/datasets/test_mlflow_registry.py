@@ -83,3 +83,12 @@ def test_register_alias_and_load_by_alias(tmp_path, monkeypatch, make_trained):
     assert by_uri.info["model_uri"] == f"models:/toy/{v2}"
     run = client.get_model_version("toy", v4).run_id
     assert "card 4" in mlflow.artifacts.load_text(f"runs:/{run}/model_card.md")
+
+
+def test_a_version_logged_by_older_code_is_named_with_the_way_out(monkeypatch):
+    def old_model(uri):
+        raise ModuleNotFoundError("No module named 'ovmlr.training.pyfunc'")
+
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", old_model)
+    with pytest.raises(Exception, match=r"logged by an older ovmlr .*evaluated_model_alias=candidate"):
+        MlflowRegisteredModelDataset(model_name="toy").load()

@@ -154,6 +154,12 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
             model = mlflow.pyfunc.load_model(uri)
         except MlflowException as exc:
             raise DatasetError(f"Cannot load '{uri}' from the MLflow registry: {exc}") from exc
+        except (ModuleNotFoundError, ImportError, AttributeError) as exc:
+            raise DatasetError(
+                f"'{uri}' was logged by an older ovmlr whose model code no longer exists ({exc}): evaluate "
+                "another version (--params evaluated_model_alias=candidate, or predict.model_uri=models:/"
+                "<name>/<version>), or retrain and promote it with training.registry.force_champion=true"
+            ) from exc
         trained = getattr(model.unwrap_python_model(), "trained", None)
         if not isinstance(trained, TrainedC2SRT):
             raise DatasetError(
