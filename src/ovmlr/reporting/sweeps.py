@@ -178,14 +178,15 @@ def _short(value: float) -> float | int:
 
 
 def sweep_markdown(curve: pd.DataFrame, label: str, columns: Sequence[str] = ("zsl", "gzsl")) -> str:
-    """The sweep as a markdown table: one row per value, ZSL and GZSL mean ± std test mAP (%)."""
+    """The sweep as a markdown table: one row per value, ZSL and GZSL mean ± std test mAP (%, two decimals:
+    a sweep's points often differ by tenths)."""
     lines = [f"| {label} | " + " | ".join(f"{c.upper()} mAP" for c in columns) + " | seeds |"]
     lines.append("| --- " * (len(columns) + 2) + "|")
     for value in sorted(curve["value"].unique()):
         cells = []
         for task in columns:
             row = curve[(curve["task"] == task) & (curve["value"] == value)].iloc[0]
-            cells.append(f"{row['mean']:.1f}" + (f" ± {row['std']:.1f}" if row["seeds"] > 1 else ""))
+            cells.append(f"{row['mean']:.2f}" + (f" ± {row['std']:.2f}" if row["seeds"] > 1 else ""))
         seeds = int(curve[curve["value"] == value]["seeds"].max())
         lines.append(f"| {_short(value)} | " + " | ".join(cells) + f" | {seeds} |")
     return "\n".join(lines) + "\n"

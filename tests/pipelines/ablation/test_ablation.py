@@ -323,7 +323,7 @@ def test_sweep_summary_curves_and_best_value_per_category():
     )
     zsl = curve[curve.task == "zsl"].set_index("value")
     assert zsl.loc[1.0, "mean"] == pytest.approx(20.0) and zsl.loc[1.0, "std"] == pytest.approx(10.0)
-    assert "| 2 | 50.0 ± 0.0 | 50.0 ± 10.0 | 2 |" in markdown
+    assert "| 2 | 50.00 ± 0.00 | 50.00 ± 10.00 | 2 |" in markdown
     best = best_value_per_category(results, dict(zip(NAMES, ROLES, strict=True)))
     assert best.set_index("category")["best_value"].to_dict() == {"a": 1.0, "d": 2.0}  # d: mean(0.8) at k=2
     assert best.set_index("category")["role"].to_dict() == {"a": "seen", "d": "unseen"}
