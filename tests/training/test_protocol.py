@@ -178,3 +178,21 @@ def test_train_selected_model_never_passes_an_unseen_column_to_fit(monkeypatch, 
     assert 1 <= facts["epoch"] <= 2 and np.isfinite(facts["val_selection"])
     if weights:
         assert facts["zero_shot_weight"] in weights
+
+
+def test_an_untrainable_head_still_chooses_its_weight_on_the_pseudo_unseen_categories() -> None:
+    params = {
+        "prompt": "__ensemble__",
+        "loop": {"epochs": 2, "batch_size": 8, "ks": [1], "device": "cpu"},
+        "model": {"config": "c2srt_small", "overrides": {"embed_dim": D, "use_isr": False, "use_ist": False}},
+        "selection": {"protocol": "disjoint", "zero_shot_weights": [0.0, 1.0]},
+    }
+    context = {
+        "backbone_info": {"embed_dim": D, "logit_scale": 10.0, "backbone_id": "toy"},
+        "backbone_spec": {"model_name": "toy"},
+        "image_manifest": pd.DataFrame(),
+        "templates": ["a photo of a {}."],
+    }
+    splits = {"train": _split(16, 6, 1), "val": _split(12, 8, 2)}
+    _, facts = selected.train_selected_model(params, _vocabulary(), splits, context)
+    assert not facts["trainable"] and facts["epoch"] == 0 and facts["zero_shot_weight"] in (0.0, 1.0)

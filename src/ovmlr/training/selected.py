@@ -18,7 +18,7 @@ from ovmlr.training.finetune import FinetuneConfig
 from ovmlr.training.fit import best_epoch, fit
 from ovmlr.training.loop import FeatureSplit, TrainingConfig
 from ovmlr.training.model_factory import build_model, resolve_model_config
-from ovmlr.training.protocol import SelectionConfig, choose_zero_shot_weight, selection_data
+from ovmlr.training.protocol import SelectionConfig, choose_ensemble_weight, chooser_data, selection_data
 from ovmlr.training.tasks import make_training_task
 from ovmlr.training.vocabulary import Vocabulary
 
@@ -90,10 +90,9 @@ def train_selected_model(
         "mode": cfg.mode,
         "selection": selection.name,
     }
-    chooser_states, chooser_history = final_states, final_history
-    chooser_vocab, chooser_val = data["final_vocabulary"], data["final_val"]
+    chooser_states, chooser_history = final_states, final_history  # untrained: the same initial state
+    chooser_vocab, chooser_val = chooser_data(data, selection)
     if selection.protocol == "disjoint" and trainable and cfg.epochs > 0:
-        chooser_vocab, chooser_val = data["selection_vocabulary"], data["selection_val"]
         chooser_states, chooser_history, _ = _train_run(
             params, model_config, data["selection_train"], chooser_val, chooser_vocab, context
         )
@@ -117,15 +116,13 @@ def train_selected_model(
 
     if selection.zero_shot_weights:
         chooser = model_at(chooser_states, chooser_vocab, model_config)
-        val = chooser.encode_split(chooser_val, context["image_manifest"], ft.image_root, cfg.eval_batch_size)
-        cosine, zero_shot = chooser.ensemble_parts(val, cfg.eval_batch_size)
-        weight, tried = choose_zero_shot_weight(
-            cosine,
-            zero_shot,
-            val.labels,
-            chooser_vocab.unseen_mask,
-            selection.zero_shot_weights,
-            selection.metric,
+        weight, tried = choose_ensemble_weight(
+            chooser,
+            chooser_val,
+            selection,
+            context["image_manifest"],
+            ft.image_root,
+            cfg.eval_batch_size,
             cfg.ks,
         )
         facts["val_selection"] = tried[weight]

@@ -20,7 +20,7 @@ from ovmlr.training.finetune import FinetuneConfig
 from ovmlr.training.fit import best_epoch, fit
 from ovmlr.training.loop import FeatureSplit, TrainingConfig, config_dict, fingerprint
 from ovmlr.training.model_factory import build_model, resolve_model_config
-from ovmlr.training.protocol import SelectionConfig, choose_zero_shot_weight, selection_data
+from ovmlr.training.protocol import SelectionConfig, choose_ensemble_weight, chooser_data, selection_data
 from ovmlr.training.splits import assemble_split
 from ovmlr.training.tasks import make_training_task
 from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables
@@ -237,20 +237,10 @@ def select_best_checkpoint(
 
     weights_tried = None
     if selection.zero_shot_weights:
-        is_disjoint = selection.protocol == "disjoint"
-        vocab = selection_data["selection_vocabulary"] if is_disjoint else selection_data["final_vocabulary"]
-        val = selection_data["selection_val"] if is_disjoint else selection_data["final_val"]
+        vocab, val = chooser_data(selection_data, selection)
         chooser = model_at(chooser_id, vocab, model_config)
-        val = chooser.encode_split(val, image_manifest, ft.image_root, loop.eval_batch_size)
-        cosine, zero_shot = chooser.ensemble_parts(val, loop.eval_batch_size)
-        weight, weights_tried = choose_zero_shot_weight(
-            cosine,
-            zero_shot,
-            val.labels,
-            vocab.unseen_mask,
-            selection.zero_shot_weights,
-            selection.metric,
-            loop.ks,
+        weight, weights_tried = choose_ensemble_weight(
+            chooser, val, selection, image_manifest, ft.image_root, loop.eval_batch_size, loop.ks
         )
         value = weights_tried[weight]
         logger.info("Zero-shot weight %.3g chosen on %s: %s", weight, selection.name, weights_tried)
