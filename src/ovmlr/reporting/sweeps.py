@@ -87,6 +87,8 @@ def plot_sweep(curve: pd.DataFrame, label: str, figure_name: str, best: pd.DataF
     for ax, (task, title) in zip(axes, TASKS, strict=False):
         part = curve[curve["task"] == task]
         ax.errorbar(part["value"], part["mean"], yerr=part["std"].fillna(0), marker="o", capsize=3)
+        if part["value"].min() > 0 and part["value"].max() >= 8 * part["value"].min():
+            ax.set_xscale("log", base=2)  # k = 1, 2, 4, ... evenly spaced
         ax.set_xlabel(label)
         ax.set_ylabel(f"{title} test mAP (%)")
         ax.set_title(f"{figure_name} ({title})")
