@@ -133,6 +133,8 @@ def test_choose_zero_shot_weight_prefers_what_ranks_the_validation_labels() -> N
         ({"held_out_fraction": 1.0}, "held_out_fraction"),
         ({"zero_shot_weights": [1.5]}, "zero_shot_weights must be values in"),
         ({"epochs": 3}, "Unknown training.selection parameters"),
+        ({"metric": "mAP"}, "must be zsl/<metric> or gzsl/<metric>"),
+        ({"zero_shot_weights": 0.5}, "must be a list of weights"),
     ],
 )
 def test_bad_selection_parameters_are_named(params: dict, match: str) -> None:

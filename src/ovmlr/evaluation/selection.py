@@ -116,6 +116,7 @@ def isr_forward(
         torch.from_numpy(split.patch_feats[rows]).to(device),
         torch.from_numpy(vocabulary.text).to(device),
         torch.from_numpy(vocabulary.neighbours).to(device),
+        None if split.frozen_global is None else torch.from_numpy(split.frozen_global[rows]).to(device),
     )
     result = {"logits": out["logits"].float().cpu().numpy()}
     if "isr_mask" in out:

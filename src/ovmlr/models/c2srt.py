@@ -205,7 +205,9 @@ class C2SRT(nn.Module):
         """``head: mkt``: MKT's two-stream score (:func:`~ovmlr.models.baselines.mkt_style_scores`).
 
         The Table 1 baseline trained as MKT is: no head parameter, the student encoder fine-tuned under the
-        same ranking and distillation losses (finetune mode); k is capped at the number of patches.
+        same ranking and distillation losses (finetune mode); k is capped at the number of patches. As in
+        MKT, each image's two score vectors are L2-normalised over the scored categories, so an MKT head's
+        scores depend on the label list it scores (rankings within an image do not).
 
         Shapes:
             global_feats: [B, D], patch_feats: [B, P, D], text: [C, D] → [B, C]

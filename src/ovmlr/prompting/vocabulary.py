@@ -18,6 +18,8 @@ from .coop import CoOpConfig, context_text_features, learn_context
 
 logger = logging.getLogger(__name__)
 
+COOP_PROMPT = "__coop__"  # training.prompt of the Table 5 "Prompt tuning" ablation row
+
 
 def coop_vocabulary(
     vocabulary: Vocabulary,

@@ -68,6 +68,11 @@ class SelectionConfig:
                 f"training.selection.protocol 'seen' reads seen categories only: metric must be seen/..., "
                 f"got {self.metric!r}"
             )
+        if self.protocol != "seen" and not self.metric.startswith(("zsl/", "gzsl/")):
+            raise ValueError(
+                f"training.selection.metric must be zsl/<metric> or gzsl/<metric> (e.g. gzsl/mAP) for "
+                f"protocol {self.protocol!r}, got {self.metric!r}"
+            )
         if self.protocol != "seen" and self.metric.startswith("seen/"):
             raise ValueError(f"metric {self.metric!r} belongs to protocol 'seen', not {self.protocol!r}")
         if not 0.0 < self.held_out_fraction < 1.0:
@@ -92,8 +97,13 @@ class SelectionConfig:
         unknown = sorted(set(values) - set(cls.__dataclass_fields__))
         if unknown:
             raise ValueError(f"Unknown training.selection parameters {unknown}")
-        if values.get("zero_shot_weights") is not None:
-            values["zero_shot_weights"] = tuple(float(w) for w in values["zero_shot_weights"])
+        weights = values.get("zero_shot_weights")
+        if weights is not None:
+            if not isinstance(weights, list | tuple):
+                raise ValueError(
+                    f"training.selection.zero_shot_weights must be a list of weights, got {weights!r}"
+                )
+            values["zero_shot_weights"] = tuple(float(w) for w in weights)
         return cls(**values)
 
     @property

@@ -347,3 +347,43 @@ def test_category_ap_gain_compares_two_rows_per_category():
     assert gain["category"].tolist() == ["a", "d"]
     assert gain["gain"].tolist() == pytest.approx([0.2, -0.1])  # a: mean(0.5, 0.7) - 0.4; d: NaN skipped
     assert category_ap_gain(results, "with", "missing").empty
+
+
+def test_the_prompt_tuning_row_trains_and_is_tested():
+    """The CoOp row: text features from a learnt context, then trained and tested like any row."""
+    tiny_clip = {
+        "embed_dim": D,
+        "vision_cfg": {"image_size": 32, "patch_size": 16, "width": 32, "layers": 1, "head_width": 16},
+        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    }
+    spec = {"model_name": "ovmlr-test-tiny-clip", "model_config": tiny_clip, "allow_random_weights": True}
+    ablation = {
+        "seeds": [0],
+        "variants": [{"name": "CoOp", "table": "T5", "training": {"prompt": "__coop__"}}],
+    }
+    vocab, train, val, test, tables = _world()
+    plan = plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation, RELATION)
+    rows = list(
+        run_ablation(
+            plan,
+            pd.DataFrame(),
+            train,
+            val,
+            test,
+            vocab,
+            tables["category_split"],
+            tables["text_features"],
+            tables["train_labels"],
+            tables["category_neighbours"],
+            tables["llm_relation_scores"],
+            tables["llm_parse_stats"],
+            BACKBONE,
+            spec,
+            pd.DataFrame(),
+            RELATION,
+            ["a photo of a {}."],
+            {"n_ctx": 4, "init": "a photo of a", "epochs": 1, "batch_size": 16},
+        )
+    )
+    (row,) = [r for r in rows if not r.empty]
+    assert 0 <= row["test/gzsl/mAP"].iloc[0] <= 1 and row["trainable"].iloc[0]

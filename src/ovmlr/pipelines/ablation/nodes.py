@@ -22,7 +22,7 @@ from ovmlr.alignment.pico import PICOConfig, fit_pico, weighted_cosine
 from ovmlr.metrics import average_precision, zsl_gzsl_metrics
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.models.config import deep_merge
-from ovmlr.prompting.vocabulary import coop_vocabulary
+from ovmlr.prompting.vocabulary import COOP_PROMPT, coop_vocabulary
 from ovmlr.relations.select import relation_neighbours
 from ovmlr.reporting.sweeps import (
     best_value_per_category,
@@ -180,7 +180,6 @@ PLAN_COLUMNS = [
     "sweep_value",
     "params",
 ]
-COOP_PROMPT = "__coop__"
 
 
 def _nested(path: str, value: Any) -> dict[str, Any]:
@@ -313,6 +312,8 @@ def plan_ablation(
             merged = variant_training_params(
                 training_params, ablation_params.get("common", {}), variant, seed
             )
+            if merged.get("prompt") == COOP_PROMPT:
+                merged["coop"] = ablation_params.get("coop", {})  # its settings are part of its key
             value = variant.get("sweep_value")
             rows.append(("variant", variant["table"], variant["name"], int(seed), relation, value, merged))
     dumps = partial(json.dumps, sort_keys=True, default=str)

@@ -13,6 +13,7 @@ from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.datasets.checkpoints import CheckpointStore
 from ovmlr.datasets.mlflow_registry import ModelRegistration
 from ovmlr.metrics import zsl_gzsl_metrics
+from ovmlr.prompting.vocabulary import COOP_PROMPT
 from ovmlr.trained.card import model_card
 from ovmlr.trained.model import TrainedC2SRT, prompt_templates, split_module_state
 from ovmlr.training.alignment import fit_head_alignment
@@ -42,10 +43,10 @@ def build_vocabulary(
         category_neighbours: K related seen categories per category.
         prompt: ``__ensemble__`` (Eq. 24) or one template string (the single-prompt ablation).
     """
-    if prompt == "__coop__":
+    if prompt == COOP_PROMPT:
         raise ValueError(
-            "training.prompt '__coop__' (prompt tuning) is a row of the ablation (Table 5, ablation.coop); "
-            "the training pipeline uses fixed prompts: '__ensemble__' or one template"
+            f"training.prompt '{COOP_PROMPT}' (prompt tuning) is a row of the ablation (Table 5, "
+            "ablation.coop); the training pipeline uses fixed prompts: '__ensemble__' or one template"
         )
     vocabulary = build_vocabulary_from_tables(category_split, text_features, category_neighbours, prompt)
     logger.info(
@@ -154,6 +155,11 @@ def train_c2srt(
             continue
         logger.info("Training the %s run (%d categories, %d images)", role, len(vocab), len(train))
         head = build_model(model_config, seed=cfg.seed)
+        if cfg.mode == "frozen" and not any(p.requires_grad for p in head.parameters()):
+            raise ValueError(
+                "this head has no trainable parameter on frozen features (head: mkt, or ISR/IST off): train "
+                "it with training.loop.mode=finetune, or score it as a row of the ablation runner"
+            )
         if resume_from is None:
             summary |= {
                 f"{role}/{k}": v
@@ -212,8 +218,13 @@ def select_best_checkpoint(
     """
     loop, ft = TrainingConfig.from_params(loop_params), FinetuneConfig.from_params(finetune_params)
     selection = SelectionConfig.from_params(selection_params)
+    if training_run.get("selection") != selection.name:
+        raise ValueError(
+            f"the training run was selected by {training_run.get('selection')!r} but training.selection now "
+            f"asks for {selection.name!r}: run the training node again with this selection"
+        )
     final_id = training_run["fingerprint"]
-    chooser_id = training_run.get("selection_fingerprint", final_id)
+    chooser_id = training_run["selection_fingerprint"] if selection.protocol == "disjoint" else final_id
     last, chooser_last = training_checkpoints.latest(final_id), training_checkpoints.latest(chooser_id)
     if last is None or chooser_last is None:
         raise ValueError(f"No checkpoint for training run {final_id if last is None else chooser_id}")
