@@ -7,16 +7,14 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from ovmlr.datasets.mlflow_nested_runs import MlflowNestedRunsDataset
+from ovmlr.evaluation.ablation_plan import row_setting, sweep_variants, variant_training_params
+from ovmlr.models.config import deep_merge
 from ovmlr.pipelines.ablation.nodes import (
     collect_ablation,
-    deep_merge,
     markdown_table,
     plan_ablation,
-    row_setting,
     run_ablation,
     summarise_ablation,
-    sweep_variants,
-    variant_training_params,
 )
 from ovmlr.relations.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
 from ovmlr.reporting.sweeps import best_value_per_category
