@@ -43,6 +43,18 @@ def _split(n: int, columns: int, seed: int) -> FeatureSplit:
     return FeatureSplit(np.array([f"i{i}" for i in range(n)]), g, p, labels)
 
 
+def _toy_run() -> tuple[dict[str, FeatureSplit], dict]:
+    """Train/val splits and the context of an in-memory training on frozen toy features."""
+    splits = {"train": _split(16, 6, 1), "val": _split(12, 8, 2)}
+    context = {
+        "backbone_info": {"embed_dim": D, "logit_scale": 10.0, "backbone_id": "toy"},
+        "backbone_spec": {"model_name": "toy"},
+        "image_manifest": pd.DataFrame(),
+        "templates": ["a photo of a {}."],
+    }
+    return splits, context
+
+
 def test_seen_columns_drop_every_unseen_category() -> None:
     split = pd.DataFrame({"category_id": range(8), "name": NAMES, "role": ROLES})
     labels = pd.DataFrame({"image_id": ["a"], **{n: [1] for n in NAMES}})
@@ -164,14 +176,7 @@ def test_train_selected_model_never_passes_an_unseen_column_to_fit(monkeypatch, 
         },
         "selection": {"protocol": protocol, "metric": metric, "zero_shot_weights": weights},
     }
-    context = {
-        "backbone_info": {"embed_dim": D, "logit_scale": 10.0, "backbone_id": "toy"},
-        "backbone_spec": {"model_name": "toy"},
-        "image_manifest": pd.DataFrame(),
-        "templates": ["a photo of a {}."],
-    }
-    splits = {"train": _split(16, 6, 1), "val": _split(12, 8, 2)}
-    trained, facts = selected.train_selected_model(params, _vocabulary(), splits, context)
+    trained, facts = selected.train_selected_model(params, _vocabulary(), *_toy_run())
     assert len(received) == (2 if protocol == "disjoint" else 1)
     for names, columns in received:
         assert not UNSEEN & set(names) and columns == len(names)
@@ -189,12 +194,5 @@ def test_an_untrainable_head_still_chooses_its_weight_on_the_pseudo_unseen_categ
         "model": {"config": "c2srt_small", "overrides": {"embed_dim": D, "use_isr": False, "use_ist": False}},
         "selection": {"protocol": "disjoint", "zero_shot_weights": [0.0, 1.0]},
     }
-    context = {
-        "backbone_info": {"embed_dim": D, "logit_scale": 10.0, "backbone_id": "toy"},
-        "backbone_spec": {"model_name": "toy"},
-        "image_manifest": pd.DataFrame(),
-        "templates": ["a photo of a {}."],
-    }
-    splits = {"train": _split(16, 6, 1), "val": _split(12, 8, 2)}
-    _, facts = selected.train_selected_model(params, _vocabulary(), splits, context)
+    _, facts = selected.train_selected_model(params, _vocabulary(), *_toy_run())
     assert not facts["trainable"] and facts["epoch"] == 0 and facts["zero_shot_weight"] in (0.0, 1.0)

@@ -151,7 +151,9 @@ def test_run_ablation_one_row_per_variant_and_seed_with_overrides_applied():
     assert len(extra) == 4
 
 
-def _plan_and_run(ablation: dict, stored: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _plan_and_run(
+    ablation: dict, stored: pd.DataFrame, backbone_spec: dict | None = None, coop: dict | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The plan, and the rows ``run_ablation`` yields given what is ``stored`` (empty when nothing new)."""
     vocab, train, val, test, tables = _world()
     plan = plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation, RELATION)
@@ -169,11 +171,11 @@ def _plan_and_run(ablation: dict, stored: pd.DataFrame) -> tuple[pd.DataFrame, p
         tables["llm_relation_scores"],
         tables["llm_parse_stats"],
         BACKBONE,
-        {"model_name": "ovmlr-test-unused"},  # frozen variants never load the backbone
+        backbone_spec or {"model_name": "ovmlr-test-unused"},  # frozen variants never load the backbone
         pd.DataFrame(),
         RELATION,
         ["a photo of a {}."],
-        {},
+        coop or {},
     )
     rows = [c for c in chunks if not c.empty]
     return plan, (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame())
@@ -359,29 +361,8 @@ def test_the_prompt_tuning_row_trains_and_is_tested():
         "seeds": [0],
         "variants": [{"name": "CoOp", "table": "T5", "training": {"prompt": "__coop__"}}],
     }
-    vocab, train, val, test, tables = _world()
-    plan = plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation, RELATION)
-    rows = list(
-        run_ablation(
-            plan,
-            pd.DataFrame(),
-            train,
-            val,
-            test,
-            vocab,
-            tables["category_split"],
-            tables["text_features"],
-            tables["train_labels"],
-            tables["category_neighbours"],
-            tables["llm_relation_scores"],
-            tables["llm_parse_stats"],
-            BACKBONE,
-            spec,
-            pd.DataFrame(),
-            RELATION,
-            ["a photo of a {}."],
-            {"n_ctx": 4, "init": "a photo of a", "epochs": 1, "batch_size": 16},
-        )
+    _, row = _plan_and_run(
+        ablation, pd.DataFrame(), spec, {"n_ctx": 4, "init": "a photo of a", "epochs": 1, "batch_size": 16}
     )
-    (row,) = [r for r in rows if not r.empty]
+    assert len(row) == 1  # one computed row
     assert 0 <= row["test/gzsl/mAP"].iloc[0] <= 1 and row["trainable"].iloc[0]
