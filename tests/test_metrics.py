@@ -13,7 +13,9 @@ from ovmlr.metrics import (
     average_precision,
     mean_average_precision,
     precision_recall_f1_at_k,
+    retrieval_recall_at_k,
     zsl_gzsl_metrics,
+    zsl_gzsl_retrieval,
 )
 
 
@@ -147,3 +149,34 @@ def test_k_larger_than_the_task_vocabulary_gives_nan_not_an_error():
     metrics = zsl_gzsl_metrics(scores, labels, unseen, ks=(3, 5))
     assert np.isnan(metrics["zsl/F1_at_5"]) and np.isnan(metrics["zsl/P_at_5"])
     assert not np.isnan(metrics["zsl/F1_at_3"]) and not np.isnan(metrics["gzsl/F1_at_5"])
+
+
+def test_retrieval_recall_on_a_hand_made_case() -> None:
+    scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.8, 0.3], [0.4, 0.6, 0.7], [0.1, 0.2, 0.3]])
+    labels = np.array([[0, 1, 0], [0, 1, 0], [1, -1, 0], [0, 0, 0]])
+    r = retrieval_recall_at_k(scores, labels, ks=(1, 2, 3, 5))
+    # images 0-2 have a positive (image 3 is not a query); top-1: cat 0, 1, 2 -> only image 1 hits
+    assert r["i2t/R_at_1"] == pytest.approx(1 / 3)
+    assert r["i2t/R_at_2"] == pytest.approx(1 / 3)  # image 0: {0, 2}; image 2: {2, 1} (1 is unknown): misses
+    assert r["i2t/R_at_3"] == pytest.approx(1.0)
+    assert np.isnan(r["i2t/R_at_5"])  # 3 categories: fewer candidates than K
+    # categories 0 and 1 have a positive; cat 0 ranks image 0 first (miss), image 2 second
+    # cat 1 ranks image 1 first (hit); image 2 is unknown for it and leaves its ranking
+    assert r["t2i/R_at_1"] == pytest.approx(1 / 2)
+    assert r["t2i/R_at_2"] == pytest.approx(2 / 2)  # cat 0's top 2: images 0 and 2
+    assert np.isnan(r["t2i/R_at_5"])
+    with pytest.raises(ValueError, match="K must be >= 1"):
+        retrieval_recall_at_k(scores, labels, ks=(0,))
+
+
+def test_retrieval_over_zsl_and_gzsl_columns() -> None:
+    rng = np.random.default_rng(3)
+    scores, labels = rng.random((30, 8)), (rng.random((30, 8)) < 0.3).astype(np.int8)
+    mask = np.arange(8) >= 5
+    both = zsl_gzsl_retrieval(scores, labels, mask, ks=(1, 3))
+    zsl = retrieval_recall_at_k(scores[:, mask], labels[:, mask], (3,))
+    assert both["zsl/i2t/R_at_3"] == zsl["i2t/R_at_3"]
+    assert both["gzsl/t2i/R_at_1"] == retrieval_recall_at_k(scores, labels, (1,))["t2i/R_at_1"]
+    # a perfect scorer retrieves a positive first in both directions
+    perfect = retrieval_recall_at_k(labels.astype(float), labels, (1,))
+    assert perfect == {"i2t/R_at_1": 1.0, "t2i/R_at_1": 1.0}

@@ -255,3 +255,66 @@ def seen_metrics(scores: Any, labels: Any, ks: Sequence[int] = (3, 5)) -> dict[s
     """
     scores_np, labels_np = _as_arrays(scores, labels)
     return _task_metrics("seen", scores_np, labels_np, ks)
+
+
+def retrieval_recall_at_k(scores: Any, labels: Any, ks: Sequence[int] = (1, 5)) -> dict[str, float]:
+    """Image→text and text→image recall@K of a multi-label score matrix (PICO's retrieval metrics).
+
+    Multi-label retrieval counts a query as answered when one of its K best-ranked results is relevant:
+
+    * **image→text** ``i2t/R_at_K``: over the images with at least one known positive, the fraction whose K
+      highest-scoring categories include a positive (the top-1 accuracy of single-label data at K = 1);
+    * **text→image** ``t2i/R_at_K``: over the categories with at least one known positive, the fraction
+      whose K highest-scoring images include a positive. An image with an unknown (``-1``) label for the
+      category is left out of that category's ranking.
+
+    Ties go to the lower index (``np.argsort``, stable). A K larger than the candidates of a direction (C
+    categories or N images) gives NaN for it.
+
+    Args:
+        scores: ``[N, C]`` scores.
+        labels: ``[N, C]`` labels (1 / 0 / -1).
+        ks: The values of K.
+
+    Returns:
+        ``i2t/R_at_K`` and ``t2i/R_at_K`` per K, fractions in [0, 1].
+    """
+    scores_np, labels_np = _as_arrays(scores, labels)
+    n, c = scores_np.shape
+    positive = labels_np == 1
+    metrics: dict[str, float] = {}
+    for k in (int(k) for k in ks):
+        if k < 1:
+            raise ValueError(f"retrieval K must be >= 1, got {k}")
+        metrics[f"i2t/R_at_{k}"] = _recall_at_k(scores_np, positive, k) if k <= c else float("nan")
+        # text → image: rank the images of each category; unknown labels are taken out of the ranking
+        t_scores = np.where(labels_np == -1, -np.inf, scores_np).T
+        metrics[f"t2i/R_at_{k}"] = _recall_at_k(t_scores, positive.T, k) if k <= n else float("nan")
+    return metrics
+
+
+def _recall_at_k(scores: np.ndarray, positive: np.ndarray, k: int) -> float:
+    """Fraction of the rows with a positive whose ``k`` best columns hold one (``[Q, R]`` arrays)."""
+    queries = positive.any(axis=1)
+    if not queries.any():
+        return float("nan")
+    hits = 0
+    step = max(1, _CHUNK_ELEMENTS // max(1, scores.shape[1]))
+    for start in range(0, scores.shape[0], step):
+        block = scores[start : start + step]
+        top = np.argsort(-block, axis=1, kind="stable")[:, :k]
+        hit = np.take_along_axis(positive[start : start + step], top, axis=1).any(axis=1)
+        hits += int((hit & queries[start : start + step]).sum())
+    return hits / int(queries.sum())
+
+
+def zsl_gzsl_retrieval(
+    scores: Any, labels: Any, unseen_mask: Any, ks: Sequence[int] = (1, 5)
+) -> dict[str, float]:
+    """:func:`retrieval_recall_at_k` over the unseen columns (``zsl/i2t/R_at_1`` ...) and over all of them
+    (``gzsl/...``)."""
+    scores_np, labels_np = _as_arrays(scores, labels)
+    mask = np.asarray(unseen_mask.cpu() if hasattr(unseen_mask, "cpu") else unseen_mask).astype(bool)
+    zsl = retrieval_recall_at_k(scores_np[:, mask], labels_np[:, mask], ks)
+    gzsl = retrieval_recall_at_k(scores_np, labels_np, ks)
+    return {f"zsl/{k}": v for k, v in zsl.items()} | {f"gzsl/{k}": v for k, v in gzsl.items()}

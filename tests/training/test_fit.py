@@ -208,3 +208,13 @@ def test_the_distillation_teacher_sees_the_students_view(tmp_path, augment: bool
         teacher_on_batch = backbone.model.visual(batch["images"])
     torch.testing.assert_close(batch["teacher"], teacher_on_batch, rtol=1e-5, atol=1e-5)
     assert torch.allclose(batch["teacher"], g[:4], atol=1e-5) is not augment  # the crop changed the view
+
+
+def test_the_project_alignment_switch_reaches_the_model_config() -> None:
+    plain = resolve_model_config(MODEL, BACKBONE_INFO)
+    assert plain["alignment"] == "cosine"
+    assert resolve_model_config({**MODEL, "alignment": "pico"}, BACKBONE_INFO)["alignment"] == "pico"
+    explicit = {**MODEL, "alignment": "pico", "overrides": {**MODEL["overrides"], "alignment": "cosine"}}
+    assert resolve_model_config(explicit, BACKBONE_INFO)["alignment"] == "cosine"  # an override wins
+    with pytest.raises(ValueError, match="alignment must be 'cosine' or 'pico'"):
+        resolve_model_config({**MODEL, "alignment": "dot"}, BACKBONE_INFO)

@@ -8,15 +8,28 @@ from typing import Any
 
 import pandas as pd
 
-from ovmlr.models.config import deep_merge
+from ovmlr.models.config import C2SRTConfig, deep_merge
 
 
 def variant_training_params(
     training: dict[str, Any], common: dict[str, Any], variant: dict[str, Any], seed: int
 ) -> dict[str, Any]:
-    """The ``training`` parameters of one variant and seed (base ← common ← variant ← seed)."""
+    """The ``training`` parameters of one variant and seed (base ← common ← variant ← seed).
+
+    The project's ``model.alignment`` switch is folded into ``model.overrides`` (where a variant's own
+    ``alignment`` override wins) and dropped at the model's default (``cosine``), so a row's parameters —
+    and the key of its stored result — name the alignment only when it is not the paper's cosine.
+    """
     merged = deep_merge(deep_merge(training, common), variant.get("training", {}))
     merged["loop"] = {**merged["loop"], "seed": int(seed), "resume": False}
+    if "model" in merged and "alignment" in merged["model"]:
+        model = dict(merged["model"])
+        alignment = model.pop("alignment")
+        overrides = dict(model.get("overrides") or {})
+        if alignment is not None and alignment != C2SRTConfig.alignment:
+            overrides.setdefault("alignment", alignment)
+        model["overrides"] = overrides
+        merged["model"] = model
     return merged
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ovmlr.alignment.pico import weighted_cosine
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.training.loop import FeatureSplit
 from ovmlr.training.vocabulary import Vocabulary
@@ -20,25 +21,32 @@ logger = logging.getLogger(__name__)
 
 
 def baseline_scores(
-    split: FeatureSplit, text: np.ndarray, mkt_k: int, batch_size: int, device: torch.device
+    split: FeatureSplit,
+    text: np.ndarray,
+    mkt_k: int,
+    batch_size: int,
+    device: torch.device,
+    alignment_weights: torch.Tensor | None = None,
 ) -> dict[str, np.ndarray]:
-    """Zero-shot (global feature vs text) and MKT-style (global + top-k patches) scores [N, C].
+    """Zero-shot (global feature vs text), MKT-style (global + top-k patches) and, given PICO weights,
+    zero-shot with PICO's weighted cosine (``zero_shot_pico``) scores [N, C].
 
     MKT-style scores are normalised over the whole (seen + unseen) vocabulary in one pass, so their ZSL
     columns are those of the GZSL scoring (MKT's code rescores the unseen vocabulary alone for ZSL).
     """
     text_t = torch.from_numpy(np.ascontiguousarray(text, dtype=np.float32)).to(device)
-    zero_shot, mkt = [], []
+    methods = ["zero_shot", "mkt"] + ([] if alignment_weights is None else ["zero_shot_pico"])
+    parts: dict[str, list[np.ndarray]] = {m: [] for m in methods}
+    w = None if alignment_weights is None else alignment_weights.to(device=device, dtype=torch.float32)
     for start in range(0, len(split), batch_size):
         g = torch.from_numpy(split.global_feats[start : start + batch_size]).to(device)
         p = torch.from_numpy(split.patch_feats[start : start + batch_size]).to(device)
-        zero_shot.append(zero_shot_scores(g, text_t).float().cpu().numpy())
-        mkt.append(mkt_style_scores(g, p, text_t, k=mkt_k).float().cpu().numpy())
+        parts["zero_shot"].append(zero_shot_scores(g, text_t).float().cpu().numpy())
+        parts["mkt"].append(mkt_style_scores(g, p, text_t, k=mkt_k).float().cpu().numpy())
+        if w is not None:
+            parts["zero_shot_pico"].append(weighted_cosine(g, text_t, w).float().cpu().numpy())
     empty = np.zeros((0, len(text)), dtype=np.float32)
-    return {
-        "zero_shot": np.concatenate(zero_shot) if zero_shot else empty,
-        "mkt": np.concatenate(mkt) if mkt else empty,
-    }
+    return {m: np.concatenate(chunks) if chunks else empty for m, chunks in parts.items()}
 
 
 def effective_mkt_k(requested: int, num_patches: int) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ovmlr.metrics import average_precision, zsl_gzsl_metrics
+from ovmlr.metrics import average_precision, zsl_gzsl_metrics, zsl_gzsl_retrieval
 from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -31,10 +31,17 @@ def split_ks(ks: Sequence[int], n_unseen: int) -> tuple[list[int], list[int]]:
 
 
 def method_metrics(
-    scores: np.ndarray, labels: np.ndarray, unseen_mask: np.ndarray, ks: Sequence[int]
+    scores: np.ndarray,
+    labels: np.ndarray,
+    unseen_mask: np.ndarray,
+    ks: Sequence[int],
+    retrieval_ks: Sequence[int] = (),
 ) -> dict[str, float | None]:
-    """ZSL / GZSL mAP and P/R/F1@K of one method (as :func:`ovmlr.metrics.zsl_gzsl_metrics`), NaN → None."""
+    """ZSL / GZSL mAP and P/R/F1@K of one method (as :func:`ovmlr.metrics.zsl_gzsl_metrics`), plus
+    image↔text retrieval recall at ``retrieval_ks`` (:func:`ovmlr.metrics.zsl_gzsl_retrieval`), NaN → None."""
     metrics = zsl_gzsl_metrics(scores, labels, unseen_mask, ks=tuple(int(k) for k in ks))
+    if retrieval_ks:
+        metrics |= zsl_gzsl_retrieval(scores, labels, unseen_mask, ks=tuple(int(k) for k in retrieval_ks))
     return {name: json_safe(value) for name, value in metrics.items()}
 
 
@@ -99,16 +106,34 @@ def metric_columns(ks: Sequence[int]) -> list[tuple[str, str]]:
     return columns
 
 
-def metrics_markdown(summary: Mapping[str, Any]) -> str:
-    """The metrics as a markdown table in percent, like the paper's Tables 1 and 3 (ZSL, then GZSL)."""
-    columns = metric_columns(summary["ks"])
+def retrieval_columns(ks: Sequence[int]) -> list[tuple[str, str]]:
+    """``(metric key, table header)`` of the retrieval table: per task, image→text then text→image R@K."""
+    return [
+        (f"{task}/{direction}/R_at_{k}", f"{task.upper()} {arrow} R@{k}")
+        for task in TASKS
+        for direction, arrow in (("i2t", "image→text"), ("t2i", "text→image"))
+        for k in ks
+    ]
+
+
+def _table(methods: Mapping[str, Any], columns: list[tuple[str, str]]) -> list[str]:
     lines = [
         "| method | " + " | ".join(header for _, header in columns) + " |",
         "|---" * (len(columns) + 1) + "|",
     ]
-    for entry in summary["methods"].values():
+    for entry in methods.values():
         cells = [_cell(entry["metrics"].get(key)) for key, _ in columns]
         lines.append(f"| {entry['label']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def metrics_markdown(summary: Mapping[str, Any]) -> str:
+    """The metrics as a markdown table in percent, like the paper's Tables 1 and 3 (ZSL, then GZSL), and the
+    image↔text retrieval recall as a second table when the summary has ``retrieval_ks``."""
+    lines = _table(summary["methods"], metric_columns(summary["ks"]))
+    if summary.get("retrieval_ks"):
+        lines += ["", "Image↔text retrieval (recall@K, %):", ""]
+        lines += _table(summary["methods"], retrieval_columns(summary["retrieval_ks"]))
     model = summary["model"]
     notes = [
         f"# Evaluation on the test split: {summary['n_images']} images, {summary['n_categories']} "

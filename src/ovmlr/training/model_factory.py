@@ -16,13 +16,19 @@ logger = logging.getLogger(__name__)
 def resolve_model_config(model_params: dict[str, Any], backbone_info: dict[str, Any]) -> dict[str, Any]:
     """The model config dict for this backbone.
 
+    ``model_params``: ``config`` (a model config name), ``overrides`` (C2SRTConfig fields) and ``alignment``
+    (``cosine`` | ``pico``, the project's switch; ``overrides.alignment`` wins over it).
+
     ``isr.temperature: null`` becomes the backbone's CLIP logit scale (the temperature CLIP itself uses to
     turn cosines into a softmax; with raw cosines in [-1, 1] the patch softmax would be nearly flat).
 
     Raises:
         ValueError: If the config's ``embed_dim`` differs from the backbone's feature dimension.
     """
-    config = load_model_config(model_params["config"], model_params.get("overrides") or {})
+    overrides = dict(model_params.get("overrides") or {})
+    if model_params.get("alignment") is not None:  # the project-wide switch; an explicit override wins
+        overrides.setdefault("alignment", model_params["alignment"])
+    config = load_model_config(model_params["config"], overrides)
     if config.embed_dim != int(backbone_info["embed_dim"]):
         raise ValueError(
             f"model config '{model_params['config']}' has embed_dim={config.embed_dim} but the backbone "

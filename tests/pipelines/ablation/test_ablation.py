@@ -97,6 +97,16 @@ def test_deep_merge_and_variant_params_do_not_mutate():
     assert deep_merge({"a": {"b": 1}}, {"a": {"c": 2}}) == {"a": {"b": 1, "c": 2}}
 
 
+def test_the_alignment_switch_folds_into_the_overrides():
+    base = {"loop": {"epochs": 2}, "model": {"config": "c", "alignment": "cosine", "overrides": {"a": 1}}}
+    cosine = variant_training_params(base, {}, {}, seed=0)
+    assert cosine["model"] == {"config": "c", "overrides": {"a": 1}}  # the default leaves no trace (row keys)
+    pico = variant_training_params({**base, "model": {**base["model"], "alignment": "pico"}}, {}, {}, seed=0)
+    assert pico["model"]["overrides"] == {"a": 1, "alignment": "pico"} and "alignment" not in pico["model"]
+    variant = {"training": {"model": {"overrides": {"alignment": "pico"}}}}
+    assert variant_training_params(base, {}, variant, seed=0)["model"]["overrides"]["alignment"] == "pico"
+
+
 @pytest.mark.slow
 def test_run_ablation_one_row_per_variant_and_seed_with_overrides_applied():
     vocab, train, val, test, tables = _world()

@@ -84,10 +84,10 @@ def _tables(vocabulary: Vocabulary, labels: np.ndarray, image_ids: list[str]) ->
         for i in range(len(NAMES))
         for r, j in enumerate(NEIGHBOURS[i])
     ]
+    label_table = pd.DataFrame({"image_id": image_ids, **{n: labels[:, i] for i, n in enumerate(NAMES)}})
     return {
-        "test_labels": pd.DataFrame(
-            {"image_id": image_ids, **{n: labels[:, i] for i, n in enumerate(NAMES)}}
-        ),
+        "test_labels": label_table,
+        "train_labels": label_table,  # the PICO baseline's fit reads its seen columns
         "image_keys": pd.DataFrame({"image_id": image_ids, "image_key": [f"key-{i}" for i in image_ids]}),
         "text_features": pd.DataFrame(text_rows),
         "relation_edges": pd.DataFrame(edges),

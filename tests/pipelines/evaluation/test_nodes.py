@@ -7,13 +7,19 @@ import pandas as pd
 import pytest
 import torch
 
+from ovmlr.alignment.pico import PICOWeights, weighted_cosine
 from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.backbones.student import StudentImageEncoder
 from ovmlr.evaluation.scoring import effective_mkt_k
 from ovmlr.evaluation.selection import choose_relation_targets, top_k_entries
 from ovmlr.evaluation.summary import method_metrics, split_ks
-from ovmlr.metrics import average_precision, precision_recall_f1_at_k, zsl_gzsl_metrics
+from ovmlr.metrics import (
+    average_precision,
+    precision_recall_f1_at_k,
+    zsl_gzsl_metrics,
+    zsl_gzsl_retrieval,
+)
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.pipelines.evaluation.nodes import (
     assemble_evaluation_split,
@@ -23,7 +29,9 @@ from ovmlr.pipelines.evaluation.nodes import (
     encode_for_champion,
     evaluate_methods,
     extract_champion,
+    fit_zero_shot_alignment,
     report_metrics,
+    report_pico_weights,
     score_baselines,
     score_champion,
     select_isr_patches,
@@ -34,6 +42,7 @@ from ovmlr.training.loop import predict_scores
 from ovmlr.training.model_factory import build_model
 
 BASELINES = {"prompt": "__ensemble__", "mkt_k": 16}
+PICO = {"iterations": 2, "n_style_prototypes": 2, "seed": 0}
 NAMES = ("cat", "dog", "car", "tree", "lion", "truck")  # the world's vocabulary (conftest)
 P = 16  # the world's patches per image
 
@@ -53,12 +62,22 @@ def _direct_scores(world) -> np.ndarray:
     )
 
 
+def _pico(world) -> PICOWeights:
+    inputs = world.inputs
+    return fit_zero_shot_alignment(
+        inputs["image_embeddings"], inputs["image_keys"], inputs["train_labels"], world.vocabulary, PICO
+    )
+
+
+def _baselines(world, split, params=BASELINES) -> tuple[dict[str, pd.DataFrame], dict]:
+    text = world.inputs["text_features"]
+    return score_baselines(split, world.vocabulary, text, _pico(world), params, 5, "cpu")
+
+
 def _method_scores(world) -> dict[str, pd.DataFrame]:
     split = _split(world)
     champion = score_champion(world.champion, split, batch_size=5)
-    baselines, _ = score_baselines(
-        split, world.vocabulary, world.inputs["text_features"], BASELINES, 5, "cpu"
-    )
+    baselines, _ = _baselines(world, split)
     return collect_scores(champion, baselines)
 
 
@@ -120,30 +139,28 @@ def test_a_fine_tuned_champion_scores_its_student_features(
 
 def test_baselines_match_the_model_functions(world) -> None:
     split = _split(world)
-    frames, info = score_baselines(
-        split, world.vocabulary, world.inputs["text_features"], BASELINES, 5, "cpu"
-    )
+    frames, info = _baselines(world, split)
     g, p, text = (torch.from_numpy(a) for a in (world.global_feats, world.patch_feats, world.vocabulary.text))
     np.testing.assert_allclose(frames["zero_shot"][list(NAMES)], zero_shot_scores(g, text).numpy(), atol=1e-6)
     np.testing.assert_allclose(
         frames["mkt"][list(NAMES)], mkt_style_scores(g, p, text, k=P).numpy(), atol=1e-6
     )
+    pico = weighted_cosine(g, text, _pico(world).weights).numpy()
+    np.testing.assert_allclose(frames["zero_shot_pico"][list(NAMES)], pico, atol=1e-6)
     assert info == {"prompt": "__ensemble__", "mkt_k": P}  # 16 requested, P = 16
 
 
 def test_baselines_use_the_requested_prompt(world) -> None:
     split = _split(world)
     params = {"prompt": "a photo of a {}.", "mkt_k": 4}  # the fixture stores -text for this template
-    frames, info = score_baselines(split, world.vocabulary, world.inputs["text_features"], params, 5, "cpu")
-    ensemble, _ = score_baselines(split, world.vocabulary, world.inputs["text_features"], BASELINES, 5, "cpu")
+    frames, info = _baselines(world, split, params)
+    ensemble, _ = _baselines(world, split)
     np.testing.assert_allclose(
         frames["zero_shot"][list(NAMES)], -ensemble["zero_shot"][list(NAMES)], atol=1e-6
     )
     assert info["mkt_k"] == 4
     with pytest.raises(ValueError, match="no template 'nope'"):
-        score_baselines(
-            split, world.vocabulary, world.inputs["text_features"], {"prompt": "nope", "mkt_k": 4}, 5, "cpu"
-        )
+        _baselines(world, split, {"prompt": "nope", "mkt_k": 4})
 
 
 def test_mkt_k_is_capped_at_the_patch_count() -> None:
@@ -162,6 +179,7 @@ def test_evaluation_metrics_equal_a_direct_computation(world) -> None:
         {"name": "m", "alias": "a", "run_id": None},
         {"prompt": "__ensemble__", "mkt_k": P},
         [1, 2, 3],
+        [1, 5],
     )
     direct = zsl_gzsl_metrics(_direct_scores(world), world.labels, world.vocabulary.unseen_mask, ks=(1, 2))
     for key, value in direct.items():
@@ -170,8 +188,13 @@ def test_evaluation_metrics_equal_a_direct_computation(world) -> None:
     metrics = summary["methods"]["c2srt"]["metrics"]
     assert (metrics["gzsl/P_at_3"], metrics["gzsl/R_at_3"], metrics["gzsl/F1_at_3"]) == pytest.approx(gzsl3)
     assert metrics["zsl/P_at_3"] is None and summary["zsl_skipped_ks"] == [3]  # only 2 unseen categories
-    assert list(summary["methods"]) == ["c2srt", "zero_shot", "mkt"]
+    assert list(summary["methods"]) == ["c2srt", "zero_shot", "mkt", "zero_shot_pico"]
     assert (summary["n_images"], summary["n_categories"], summary["n_unseen"]) == (12, 6, 2)
+    retrieval = zsl_gzsl_retrieval(_direct_scores(world), world.labels, world.vocabulary.unseen_mask, (1, 5))
+    for key, value in retrieval.items():
+        expected = None if np.isnan(value) else pytest.approx(value)
+        assert metrics[key] == expected, key
+    assert metrics["zsl/i2t/R_at_5"] is None  # 2 unseen categories: fewer candidates than K
 
 
 def test_zsl_top_k_above_the_unseen_count_is_none() -> None:
@@ -194,6 +217,7 @@ def test_report_metrics_formats_mlflow_and_markdown(world) -> None:
         {"name": "ovmlr-c2srt", "alias": "champion", "mode": "frozen", "dataset": "d", "epoch": 2},
         {},
         [1, 3],
+        [1],
     )
     mlflow_metrics, markdown = report_metrics(summary)
     zsl_map = summary["methods"]["c2srt"]["metrics"]["zsl/mAP"]
@@ -201,19 +225,20 @@ def test_report_metrics_formats_mlflow_and_markdown(world) -> None:
     assert "c2srt/zsl/P_at_3" not in mlflow_metrics
     assert f"| C²SRT | {100 * zsl_map:.1f} |" in markdown
     assert "`ovmlr-c2srt@champion` (frozen, dataset `d`, epoch 2" in markdown and "K = [3]" in markdown
-    assert markdown.count("\n| ") == 4  # header + 3 methods
+    assert markdown.count("\n| ") == 2 * 5  # two tables (metrics, retrieval): header + 4 methods each
+    assert "| method | ZSL image→text R@1 | ZSL text→image R@1 | GZSL image→text R@1 |" in markdown
 
 
 def test_category_ap_table_agrees_with_map(world) -> None:
     split = _split(world)
     scores = _method_scores(world)
     table = compute_category_ap(scores, split, world.vocabulary)
-    assert len(table) == 3 * len(NAMES)
+    assert len(table) == 4 * len(NAMES)
     c2srt = table[table["method"] == "c2srt"]
     np.testing.assert_allclose(c2srt["ap"], average_precision(_direct_scores(world), world.labels), atol=1e-6)
     assert c2srt["n_positive"].tolist() == (world.labels == 1).sum(axis=0).tolist()
     assert c2srt["n_unknown"].tolist() == [1, 0, 0, 1, 1, 0]
-    summary = evaluate_methods(scores, split, world.vocabulary, {}, {}, [1])
+    summary = evaluate_methods(scores, split, world.vocabulary, {}, {}, [1], [])
     unseen_mean = c2srt.loc[c2srt["role"] == "unseen", "ap"].mean()
     assert summary["methods"]["c2srt"]["metrics"]["zsl/mAP"] == pytest.approx(unseen_mean)
 
@@ -231,7 +256,7 @@ def test_report_images_prefer_unseen_positives_and_are_deterministic(world) -> N
 def test_top_predictions_rank_by_score_and_carry_labels(world) -> None:
     split = _split(world)
     table = select_top_predictions(_method_scores(world), split, world.vocabulary, ["img02", "img04"], 3)
-    assert len(table) == 3 * 2 * 3
+    assert len(table) == 4 * 2 * 3
     direct = _direct_scores(world)
     ours = table[(table["method"] == "c2srt") & (table["image_id"] == "img04")]
     assert ours["name"].tolist() == [NAMES[c] for c in np.argsort(-direct[4])[:3]]
@@ -290,3 +315,15 @@ def test_a_student_from_another_backbone_is_named(world, tiny_spec, make_model) 
     split, manifest = _split(world), world.inputs["image_manifest"]
     with pytest.raises(ValueError, match="do not fit the image tower of backbone 'ovmlr-test-tiny-clip'"):
         encode_for_champion(model, split, manifest, ".", 5)
+
+
+def test_pico_weights_report_sorts_dimensions_by_semantic_probability(world) -> None:
+    fitted = _pico(world)
+    assert fitted.weights.shape == (world.global_feats.shape[1],)
+    table, figure = report_pico_weights(fitted)
+    p = fitted.semantic_probability.numpy()
+    np.testing.assert_allclose(table["semantic_probability"], np.sort(p)[::-1], rtol=1e-6)
+    assert sorted(table["dimension"]) == list(range(len(p))) and table["rank"].tolist() == list(range(len(p)))
+    np.testing.assert_allclose(table["style_probability"], 1 - table["semantic_probability"])
+    np.testing.assert_allclose(table["weight"], fitted.weights.numpy()[table["dimension"]], rtol=1e-6)
+    assert len(figure.axes) == 2 and all(ax.has_data() for ax in figure.axes)

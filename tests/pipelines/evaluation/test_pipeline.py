@@ -23,11 +23,12 @@ from ovmlr.training.loop import predict_scores
 from ovmlr.training.model_factory import build_model
 
 PARAMS = {
-    "training": {"finetune": {}},
+    "training": {"finetune": {}, "pico": {"iterations": 2, "n_style_prototypes": 2, "seed": 0}},
     "evaluation": {
         "model_name": "ovmlr-c2srt",
         "model_alias": "champion",
         "ks": [1, 3],
+        "retrieval_ks": [1, 5],
         "batch_size": 5,
         "image_root": ".",
         "device": "cpu",
@@ -51,6 +52,7 @@ FIGURES = (
     "evaluation_ist_attention_plot",
     "evaluation_relation_graphs_plot",
     "evaluation_top_predictions_plot",
+    "evaluation_pico_weights_plot",
 )
 
 
@@ -116,8 +118,14 @@ def test_evaluation_pipeline_runs_in_memory(world) -> None:
     assert catalog.load("evaluation_metrics")["mkt/gzsl/mAP"]["value"] == pytest.approx(
         summary["methods"]["mkt"]["metrics"]["gzsl/mAP"]
     )
-    assert "| backbone zero-shot |" in catalog.load("evaluation_metrics_table")
-    assert catalog.load("evaluation_category_ap").shape == (18, 8)
+    table = catalog.load("evaluation_metrics_table")
+    assert "| backbone zero-shot |" in table and "| backbone zero-shot, PICO alignment |" in table
+    assert "GZSL image→text R@5" in table
+    assert list(summary["methods"]) == ["c2srt", "zero_shot", "mkt", "zero_shot_pico"]
+    assert catalog.load("evaluation_category_ap").shape == (24, 8)
+    weights = catalog.load("evaluation_pico_weights_table")
+    assert len(weights) == world.global_feats.shape[1]
+    assert weights["semantic_probability"].is_monotonic_decreasing
     for name in FIGURES:
         figure = catalog.load(name)
         assert any(ax.has_data() or ax.images for ax in figure.axes), name

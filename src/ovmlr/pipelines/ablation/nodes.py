@@ -25,7 +25,7 @@ from ovmlr.evaluation.ablation_plan import (
     run_variants,
     variant_training_params,
 )
-from ovmlr.metrics import average_precision, zsl_gzsl_metrics
+from ovmlr.metrics import average_precision, zsl_gzsl_metrics, zsl_gzsl_retrieval
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.prompting.vocabulary import COOP_PROMPT, coop_vocabulary
 from ovmlr.relations.select import relation_neighbours
@@ -108,11 +108,12 @@ def train_and_test(
 def test_metrics(
     scores: np.ndarray, labels: np.ndarray, vocabulary: Vocabulary, ks: tuple[int, ...]
 ) -> dict[str, Any]:
-    """ZSL/GZSL test metrics, plus every category's AP as JSON (``test/category_ap``, for Fig. 6a)."""
-    metrics: dict[str, Any] = {
-        f"test/{k}": float(v)
-        for k, v in zsl_gzsl_metrics(scores, labels, vocabulary.unseen_mask, ks=ks).items()
-    }
+    """ZSL/GZSL test metrics and image↔text retrieval recall@1/5, plus every category's AP as JSON
+    (``test/category_ap``, for Fig. 6a)."""
+    unseen = vocabulary.unseen_mask
+    found = zsl_gzsl_metrics(scores, labels, unseen, ks=ks)
+    found |= zsl_gzsl_retrieval(scores, labels, unseen, (1, 5))
+    metrics: dict[str, Any] = {f"test/{k}": float(v) for k, v in found.items()}
     ap = average_precision(scores, labels)
     metrics["test/category_ap"] = json.dumps(
         {name: None if np.isnan(v) else float(v) for name, v in zip(vocabulary.names, ap, strict=True)}

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ovmlr.alignment.pico import PICOConfig, PICOWeights, fit_pico
 from ovmlr.evaluation.attention import attention_report
 from ovmlr.evaluation.scoring import (
     baseline_scores,
@@ -41,6 +42,7 @@ from ovmlr.reporting import (
 )
 from ovmlr.reporting.attention import attention_heatmap
 from ovmlr.reporting.images import read_manifest_images
+from ovmlr.reporting.pico import pico_weights_table, plot_pico_weights
 from ovmlr.reporting.style import message_figure
 from ovmlr.trained.model import TrainedC2SRT
 from ovmlr.training.loop import FeatureSplit, resolve_device
@@ -49,7 +51,12 @@ from ovmlr.training.vocabulary import Vocabulary, text_feature_matrix
 
 logger = logging.getLogger(__name__)
 
-METHOD_LABELS = {"c2srt": "C²SRT", "zero_shot": "backbone zero-shot", "mkt": "MKT-style"}
+METHOD_LABELS = {
+    "c2srt": "C²SRT",
+    "zero_shot": "backbone zero-shot",
+    "zero_shot_pico": "backbone zero-shot, PICO alignment",
+    "mkt": "MKT-style",
+}
 
 
 def assemble_evaluation_split(
@@ -108,20 +115,50 @@ def score_champion(
     return c2srt_champion.score_split(evaluation_model_split, batch_size)
 
 
+def fit_zero_shot_alignment(
+    image_embeddings: Any,
+    image_keys: pd.DataFrame,
+    train_labels: pd.DataFrame,
+    evaluation_vocabulary: Vocabulary,
+    pico_params: dict[str, Any],
+) -> PICOWeights:
+    """PICO's per-dimension weights for the zero-shot baseline, fitted on the training split only (its
+    frozen global features, the seen categories' text features and labels; ``training.pico`` settings)."""
+    seen = evaluation_vocabulary.subset("seen")
+    train = assemble_split(image_embeddings, image_keys, train_labels, evaluation_vocabulary, role="seen")
+    fitted = fit_pico(train.global_feats, seen.text, train.labels, PICOConfig.from_params(pico_params))
+    logger.info(
+        "PICO (zero-shot baseline) on %d training images: training mAP %s",
+        len(train),
+        {k: round(v, 4) for k, v in fitted.scores.items()},
+    )
+    return fitted
+
+
+def report_pico_weights(evaluation_pico_weights: PICOWeights) -> tuple[pd.DataFrame, Figure]:
+    """The zero-shot baseline's PICO weights per dimension (sorted by p_d) and their plot."""
+    table = pico_weights_table(evaluation_pico_weights)
+    title = "PICO: semantic probability per embedding dimension (fitted on the training split)"
+    return table, plot_pico_weights(table, evaluation_pico_weights, title)
+
+
 def score_baselines(
     evaluation_test_split: FeatureSplit,
     evaluation_vocabulary: Vocabulary,
     text_features: pd.DataFrame,
+    evaluation_pico_weights: PICOWeights,
     baseline_params: dict[str, Any],
     batch_size: int,
     device: str,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Zero-shot and MKT-style test scores from the same cached features and the chosen prompt set's text.
+    """Zero-shot (plain and PICO-weighted cosine) and MKT-style test scores from the same cached features
+    and the chosen prompt set's text.
 
     Args:
         evaluation_test_split: Test features and labels over the model's vocabulary.
         evaluation_vocabulary: The model's vocabulary (category order of the scores).
         text_features: Long table of text features (``__ensemble__`` = Eq. 24's prompt ensemble).
+        evaluation_pico_weights: PICO weights of the ``zero_shot_pico`` baseline.
         baseline_params: ``prompt`` (template or ``__ensemble__``), ``mkt_k`` (MKT's top-k patches).
         batch_size: Images per batch.
         device: ``cpu``, ``cuda``, ``auto``.
@@ -131,7 +168,14 @@ def score_baselines(
     """
     text = text_feature_matrix(text_features, evaluation_vocabulary.category_ids, baseline_params["prompt"])
     mkt_k = effective_mkt_k(int(baseline_params["mkt_k"]), evaluation_test_split.patch_feats.shape[1])
-    scores = baseline_scores(evaluation_test_split, text, mkt_k, batch_size, resolve_device(device))
+    scores = baseline_scores(
+        evaluation_test_split,
+        text,
+        mkt_k,
+        batch_size,
+        resolve_device(device),
+        alignment_weights=evaluation_pico_weights.weights,
+    )
     frames = {
         m: scores_frame(evaluation_test_split.image_ids, s, evaluation_vocabulary) for m, s in scores.items()
     }
@@ -156,13 +200,15 @@ def evaluate_methods(
     evaluation_model_info: dict[str, Any],
     evaluation_baseline_info: dict[str, Any],
     ks: list[int],
+    retrieval_ks: list[int],
 ) -> dict[str, Any]:
-    """ZSL (unseen) and GZSL (seen + unseen) mAP and P/R/F1@K of every method, as a JSON-able summary."""
+    """ZSL (unseen) and GZSL (seen + unseen) mAP, P/R/F1@K and image↔text retrieval recall@K of every
+    method, as a JSON-able summary."""
     unseen = evaluation_vocabulary.unseen_mask
     scores = _matrices(evaluation_method_scores, evaluation_test_split, evaluation_vocabulary)
     methods = {}
     for method, matrix in scores.items():
-        metrics = method_metrics(matrix, evaluation_test_split.labels, unseen, ks)
+        metrics = method_metrics(matrix, evaluation_test_split.labels, unseen, ks, retrieval_ks)
         methods[method] = {
             "label": METHOD_LABELS[method],
             "metrics": metrics,
@@ -176,6 +222,7 @@ def evaluate_methods(
         "n_categories": len(evaluation_vocabulary),
         "n_unseen": int(unseen.sum()),
         "ks": [int(k) for k in ks],
+        "retrieval_ks": [int(k) for k in retrieval_ks],
         "zsl_skipped_ks": split_ks(ks, int(unseen.sum()))[1],
         "methods": methods,
     }

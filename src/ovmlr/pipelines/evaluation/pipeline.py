@@ -11,6 +11,7 @@ from .nodes import (
     encode_for_champion,
     evaluate_methods,
     extract_champion,
+    fit_zero_shot_alignment,
     plot_category_ap_bars,
     plot_isr_patches,
     plot_ist_attention,
@@ -18,6 +19,7 @@ from .nodes import (
     plot_relation_neighbourhoods,
     plot_top_predictions_grid,
     report_metrics,
+    report_pico_weights,
     score_baselines,
     score_champion,
     select_isr_patches,
@@ -61,11 +63,24 @@ def _scoring_nodes() -> list[Node]:
             name="score_champion_node",
         ),
         Node(
+            fit_zero_shot_alignment,
+            [
+                "image_embeddings",
+                "image_keys",
+                "train_labels",
+                "evaluation_vocabulary",
+                "params:training.pico",
+            ],
+            "evaluation_pico_weights",
+            name="fit_zero_shot_alignment_node",
+        ),
+        Node(
             score_baselines,
             [
                 "evaluation_test_split",
                 "evaluation_vocabulary",
                 "text_features",
+                "evaluation_pico_weights",
                 P + "baselines",
                 P + "batch_size",
                 P + "device",
@@ -87,7 +102,13 @@ def _metric_nodes() -> list[Node]:
     return [
         Node(
             evaluate_methods,
-            [*split_and_vocabulary, "evaluation_model_info", "evaluation_baseline_info", P + "ks"],
+            [
+                *split_and_vocabulary,
+                "evaluation_model_info",
+                "evaluation_baseline_info",
+                P + "ks",
+                P + "retrieval_ks",
+            ],
             "evaluation_summary",
             name="evaluate_methods_node",
         ),
@@ -96,6 +117,12 @@ def _metric_nodes() -> list[Node]:
             "evaluation_summary",
             ["evaluation_metrics", "evaluation_metrics_table"],
             name="report_metrics_node",
+        ),
+        Node(
+            report_pico_weights,
+            "evaluation_pico_weights",
+            ["evaluation_pico_weights_table", "evaluation_pico_weights_plot"],
+            name="report_pico_weights_node",
         ),
         Node(
             compute_category_ap,
