@@ -3,10 +3,11 @@
 Random features at three shapes: the default tagged-art data (248 seen categories, P=64, D=256, K=8), the
 Fashion-MNIST environment (C=7 seen, P=49, D=128, K=3) and NUS-WIDE
 (C=1006 categories of which 925 seen are trained, P=196, D=512, K=16), batch 64, for the dense and the PyG
-IST. Each configuration runs in its own subprocess so that its peak resident memory is its own.
+IST, in float32 and under bf16 autocast (``training.loop.precision``; the ratio is printed). Each
+configuration runs in its own subprocess so that its peak resident memory is its own.
 
     .venv/bin/python benchmarks/bench_training.py                 # every configuration
-    .venv/bin/python benchmarks/bench_training.py --shape nus --ist dense --batches 3
+    .venv/bin/python benchmarks/bench_training.py --shape nus --ist dense --batches 3 --precision bf16
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from ovmlr.models import ranking_loss
+from ovmlr.training.loop import precision_autocast
 from ovmlr.training.model_factory import build_model, resolve_model_config
 
 SHAPES = {
@@ -31,7 +33,9 @@ SHAPES = {
 }
 
 
-def measure(shape: str, ist: str, batches: int, batch_size: int, chunk: int | None) -> dict[str, float]:
+def measure(
+    shape: str, ist: str, batches: int, batch_size: int, chunk: int | None, precision: str = "fp32"
+) -> dict[str, float]:
     """Run ``batches`` training steps after one warm-up step; return images/s and peak RSS."""
     s = SHAPES[shape]
     overrides = {"ist.implementation": ist}
@@ -54,7 +58,8 @@ def measure(shape: str, ist: str, batches: int, batch_size: int, chunk: int | No
         p = torch.randn(batch_size, s["P"], s["D"])
         labels = torch.from_numpy((rng.random((batch_size, s["C"])) < 0.02).astype(np.int8))
         labels[:, 0] = 1
-        loss = ranking_loss(model(g, p, text, neighbours)["logits"], labels)
+        with precision_autocast(precision, torch.device("cpu")):
+            loss = ranking_loss(model(g, p, text, neighbours)["logits"], labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -79,19 +84,24 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--chunk-size", type=int, default=None, help="ist.chunk_size (dense only)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.shape and args.ist:
-        batches = args.batches or (20 if args.shape == "demo" else 2)
-        result = measure(args.shape, args.ist, batches, args.batch_size, args.chunk_size)
+        batches = args.batches or (2 if args.shape == "nus" else 20)
+        result = measure(args.shape, args.ist, batches, args.batch_size, args.chunk_size, args.precision)
         print(json.dumps(result))
         return
-    print(f"{'shape':6} {'IST':6} {'chunk':>6} {'images/s':>10} {'s/batch':>9} {'peak RSS GB':>12}")
-    for shape, ist, chunk in [
-        ("demo", "dense", None),
-        ("demo", "pyg", None),
-        ("nus", "dense", 128),
-        ("nus", "pyg", None),
+    header = f"{'shape':6} {'IST':6} {'chunk':>6} {'precision':>9} {'images/s':>10} {'s/batch':>9}"
+    print(f"{header} {'peak RSS GB':>12} {'x fp32':>7}")
+    baseline: dict[tuple, float] = {}
+    for shape, ist, chunk, precision in [
+        ("art", "dense", None, "fp32"),
+        ("art", "dense", None, "bf16"),
+        ("art", "pyg", None, "fp32"),
+        ("nus", "dense", 128, "fp32"),
+        ("nus", "dense", 128, "bf16"),
+        ("nus", "pyg", None, "fp32"),
     ]:
         command = [
             sys.executable,
@@ -104,6 +114,8 @@ def main() -> None:
             str(args.threads),
             "--batch-size",
             str(args.batch_size),
+            "--precision",
+            precision,
         ]
         if chunk:
             command += ["--chunk-size", str(chunk)]
@@ -115,9 +127,10 @@ def main() -> None:
             .splitlines()[-1]
         )
         r = json.loads(out)
+        base = baseline.setdefault((shape, ist, chunk), r["images_per_s"])
         print(
-            f"{shape:6} {ist:6} {chunk or '-':>6} {r['images_per_s']:10.1f} {r['s_per_batch']:9.3f} "
-            f"{r['peak_rss_gb']:12.2f}"
+            f"{shape:6} {ist:6} {chunk or '-':>6} {precision:>9} {r['images_per_s']:10.1f} "
+            f"{r['s_per_batch']:9.3f} {r['peak_rss_gb']:12.2f} {r['images_per_s'] / base:7.2f}"
         )
 
 

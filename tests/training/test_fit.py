@@ -1,5 +1,7 @@
 """The training loop: loss decreases, resume equals uninterrupted, finetune trains only the top blocks."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -218,3 +220,23 @@ def test_the_project_alignment_switch_reaches_the_model_config() -> None:
     assert resolve_model_config(explicit, BACKBONE_INFO)["alignment"] == "cosine"  # an override wins
     with pytest.raises(ValueError, match="alignment must be 'cosine' or 'pico'"):
         resolve_model_config({**MODEL, "alignment": "dot"}, BACKBONE_INFO)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "auto"])
+def test_mixed_precision_training_stays_close_to_fp32(precision: str) -> None:
+    vocab, cfg, train, val, config = _setup(epochs=2)
+    reference = list(_run(vocab, cfg, train, val, config))[-1]
+    mixed_cfg = dataclasses.replace(cfg, precision=precision)
+    mixed = list(_run(vocab, mixed_cfg, train, val, config))[-1]
+    ref_history, mixed_history = reference["history"][-1], mixed["history"][-1]
+    assert ref_history["train/loss"] == pytest.approx(mixed_history["train/loss"], rel=0.05)
+    assert ref_history["val/gzsl/mAP"] == pytest.approx(mixed_history["val/gzsl/mAP"], abs=0.05)
+    weights = mixed["model_state"]
+    assert all(t.dtype != torch.bfloat16 for t in weights.values())  # float32 master weights
+
+
+def test_the_dead_amp_flag_and_unknown_precisions_are_refused() -> None:
+    with pytest.raises(ValueError, match="training.loop.amp was never read"):
+        TrainingConfig.from_params({"amp": True})
+    with pytest.raises(ValueError, match="precision must be fp32, bf16, fp16 or auto, got 'fp8'"):
+        TrainingConfig.from_params({"precision": "fp8"})

@@ -32,7 +32,8 @@ def encode_image_tokens(visual: nn.Module, images: torch.Tensor) -> tuple[torch.
         images: Preprocessed images.
 
     Returns:
-        ``(global [B, D], patches [B, P, D])``, not normalised.
+        ``(global [B, D], patches [B, P, D])``, not normalised, float32 (a reduced-precision tower gets
+        its images in its own dtype and its outputs cast back).
 
     Shapes:
         images ``[B, 3, H, W]`` -> ``[B, D]``, ``[B, P, D]`` with ``P = (H / patch) * (W / patch)``.
@@ -45,11 +46,13 @@ def encode_image_tokens(visual: nn.Module, images: torch.Tensor) -> tuple[torch.
             f"encode_image_tokens needs an open_clip VisionTransformer without attentional pooling, "
             f"got {type(visual).__name__}"
         )
+    dtype = visual.conv1.weight.dtype
+    images = images.to(dtype) if images.dtype != dtype else images
     out = visual.forward_intermediates(images, indices=1, normalize_intermediates=True, output_fmt="NLC")
     patches = out["image_intermediates"][-1]  # [B, P, width], after ln_post
     if visual.proj is not None:
         patches = patches @ visual.proj  # [B, P, D]
-    return out["image_features"], patches
+    return out["image_features"].float(), patches.float()
 
 
 def fill_templates(templates: Sequence[str], names: Sequence[str]) -> list[str]:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .configs import packaged_model_config, register_model_config, resolve_model_config
+from .precision import precision_dtype, resolve_precision
 from .spec import BackboneSpec
 
 logger = logging.getLogger(__name__)
@@ -155,8 +156,11 @@ def quiet_loading() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def load_backbone(spec: BackboneSpec, device: str | torch.device = "cpu") -> LoadedBackbone:
-    """Build the frozen backbone of ``spec`` on ``device``.
+def load_backbone(
+    spec: BackboneSpec, device: str | torch.device = "cpu", precision: str | None = None
+) -> LoadedBackbone:
+    """Build the frozen backbone of ``spec`` on ``device``, in ``spec.precision`` (or ``precision``: the
+    fine-tuning student keeps float32 weights whatever the features were extracted in).
 
     Random weights (``pretrained=None`` with ``allow_random_weights``) are drawn from ``spec.random_seed``
     without touching the global RNG state.
@@ -166,6 +170,7 @@ def load_backbone(spec: BackboneSpec, device: str | torch.device = "cpu") -> Loa
             without ``allow_random_weights``.
     """
     device = torch.device(device)
+    dtype = precision_dtype(resolve_precision(precision or spec.precision, device, "backbone precision"))
     register_spec_config(spec)
     kwargs = _creation_kwargs(spec)
     with torch.random.fork_rng(devices=[]), quiet_loading():
@@ -175,4 +180,6 @@ def load_backbone(spec: BackboneSpec, device: str | torch.device = "cpu") -> Loa
         )
         tokenizer = open_clip.get_tokenizer(spec.model_name)
     model.eval().requires_grad_(False)
+    if dtype != torch.float32:
+        model.to(dtype)  # pure reduced precision (the precision module says why not autocast)
     return LoadedBackbone(model, preprocess, preprocess_train, tokenizer, spec, device)

@@ -20,6 +20,8 @@ from typing import Any
 
 import open_clip
 
+from .precision import PRECISIONS
+
 PREPROCESS_KEYS = ("image_mean", "image_std", "image_interpolation", "image_resize_mode")
 _HASH_CHUNK = 1 << 20
 
@@ -41,6 +43,8 @@ class BackboneSpec:
             ``image_resize_mode``.
         allow_random_weights: Accept ``pretrained=None`` (random weights; logged as a warning).
         random_seed: Seed of the random initialisation when ``pretrained`` is ``None``.
+        precision: ``fp32``, ``bf16`` or ``fp16``: the dtype the frozen tower runs in (resolved, never
+            ``auto``; :mod:`ovmlr.backbones.precision`). Part of ``backbone_id`` unless ``fp32``.
         backbone_id: Identity of the features (filled by :meth:`with_id`).
     """
 
@@ -51,6 +55,7 @@ class BackboneSpec:
     preprocess: dict[str, Any] = field(default_factory=dict)
     allow_random_weights: bool = False
     random_seed: int = 0
+    precision: str = "fp32"
     backbone_id: str = ""
 
     def __post_init__(self) -> None:
@@ -59,6 +64,10 @@ class BackboneSpec:
             raise ValueError(f"backbone preprocess: unknown keys {unknown}; allowed: {list(PREPROCESS_KEYS)}")
         if not self.model_name:
             raise ValueError("backbone model_name must not be empty")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"backbone precision: expected one of {list(PRECISIONS)}, got {self.precision!r}"
+            )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BackboneSpec:
@@ -94,6 +103,8 @@ def compute_backbone_id(spec: BackboneSpec) -> str:
         "model_config": spec.model_config,
         "preprocess": spec.preprocess,
     }
+    if spec.precision != "fp32":  # float32 ids stay those of the specs written before the field existed
+        payload["precision"] = spec.precision
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
     return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', spec.model_name)}-{digest}"
 

@@ -7,6 +7,7 @@ resumed from the checkpoint of epoch ``e`` continues exactly as the uninterrupte
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ovmlr.backbones.precision import precision_dtype, resolve_precision
 from ovmlr.metrics import seen_metrics, zsl_gzsl_metrics
 from ovmlr.reporting.progress import refresh_interval
 from ovmlr.training.vocabulary import Vocabulary
@@ -44,7 +46,9 @@ class TrainingConfig:
     warmup_steps: int = 0  # linear warm-up steps before the schedule
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = True  # bf16 autocast, CUDA only
+    precision: str = (
+        "fp32"  # fp32 | bf16 | fp16 | auto: autocast of the training forward (precision_autocast)
+    )
     ks: tuple[int, ...] = (3, 5)  # top-K of P/R/F1
     eval_batch_size: int = 256
     resume: bool = False  # continue from the last checkpoint of the same fingerprint
@@ -52,6 +56,11 @@ class TrainingConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainingConfig:
         """Build from a parameter dict; unknown keys are an error naming them."""
+        if "amp" in params:
+            raise ValueError(
+                "training.loop.amp was never read and is gone: set training.loop.precision "
+                "(fp32 | bf16 | fp16 | auto) instead"
+            )
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(params) - known)
         if unknown:
@@ -62,6 +71,10 @@ class TrainingConfig:
         if values.get("dist_reduction", "mean") not in ("mean", "sum"):
             raise ValueError(
                 f"training.loop.dist_reduction must be 'mean' or 'sum', got {values['dist_reduction']!r}"
+            )
+        if values.get("precision", "fp32") not in ("fp32", "bf16", "fp16", "auto"):
+            raise ValueError(
+                f"training.loop.precision must be fp32, bf16, fp16 or auto, got {values['precision']!r}"
             )
         if values.get("mode", "frozen") not in ("frozen", "finetune"):
             raise ValueError(f"training.mode must be 'frozen' or 'finetune', got {values['mode']!r}")
@@ -136,6 +149,18 @@ def make_optimizer(model: nn.Module, cfg: TrainingConfig, steps_per_epoch: int):
     return optimizer, scheduler
 
 
+def precision_autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` to the resolved ``precision`` on ``device`` (a no-op for fp32).
+
+    Training keeps float32 master weights and optimiser state; only the forward's matmuls and the loss run
+    in bf16 / fp16 (mixed precision). Whether that is faster is the hardware's answer, not ours:
+    ``benchmarks/bench_training.py --precision`` measures it.
+    """
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=precision_dtype(precision))
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """The seed of one epoch's shuffling and dropout."""
     return seed * 1_000_003 + epoch
@@ -158,7 +183,14 @@ def train_one_epoch(
     cfg: TrainingConfig,
     epoch: int,
 ) -> dict[str, float]:
-    """One pass over the training items; returns mean losses and images/s."""
+    """One pass over the training items; returns mean losses and images/s.
+
+    The forward pass and loss run under :func:`precision_autocast` (weights and optimiser stay float32;
+    fp16 scales the loss with a ``GradScaler``).
+    """
+    device = vocabulary[0].device  # the text features live where the model trains
+    precision = resolve_precision(cfg.precision, device, "training.loop.precision", autocast=True)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     order = torch.randperm(n_items, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
     totals: dict[str, float] = {}
     seen, start = 0, time.perf_counter()
@@ -173,12 +205,15 @@ def train_one_epoch(
             mininterval=refresh_interval(),
         )
         for batch in bar:
-            loss, parts = loss_fn(model, batch, *vocabulary)
+            with precision_autocast(precision, device):
+                loss, parts = loss_fn(model, batch, *vocabulary)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
             if cfg.grad_clip:
+                scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             size = len(batch["labels"])
             seen += size

@@ -31,7 +31,8 @@ def make_training_task(
             "mode frozen: cached backbone features; the distillation loss is a no-op (encoder frozen)"
         )
         return frozen_task(head, train_split, val_split, cfg)
-    backbone = load_backbone(BackboneSpec.from_dict(backbone_spec), resolve_device(cfg.device))
+    # the student trains float32 weights, whatever precision the cached features were extracted in
+    backbone = load_backbone(BackboneSpec.from_dict(backbone_spec), resolve_device(cfg.device), "fp32")
     ft = FinetuneConfig.from_params(finetune_params)
     logger.info(
         "mode finetune: student encoder (top %d blocks trained), λ_dist=%g",

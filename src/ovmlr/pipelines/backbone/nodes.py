@@ -35,6 +35,7 @@ from ovmlr.backbones.demo import (
     zero_shot_item_accuracy,
     zero_shot_item_map,
 )
+from ovmlr.backbones.precision import resolve_precision
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,9 @@ def specify_backbone(params: dict[str, Any], demo_backbone_config: dict[str, Any
         "preprocess": dict(params.get("preprocess") or {}),
         "allow_random_weights": bool(params.get("allow_random_weights", False)),
         "random_seed": int(params.get("random_seed", 0)),
+        "precision": resolve_precision(
+            params.get("precision", "fp32"), resolve_device(params.get("device", "cpu")), "backbone.precision"
+        ),
     }
     if _kind(params) == "demo":
         if demo_backbone_config.get("model_name") != params["model_name"]:
