@@ -197,3 +197,28 @@ def test_checkpointed_chunks_return_the_same_attention() -> None:
     torch.testing.assert_close(alpha_chunked, alpha)
     alpha_chunked[:, :, 0].sum().backward()  # α is differentiable through the checkpointed chunks
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.slow
+def test_the_compiled_attention_matches_the_eager_layer() -> None:
+    torch.manual_seed(0)
+    eager = DenseGATv2Conv(5, 4, heads=2)
+    compiled = DenseGATv2Conv(5, 4, heads=2, compile_attention=True)
+    compiled.load_state_dict(eager.state_dict())
+    x = torch.randn(3, 6, 5, requires_grad=True)
+    x_compiled = x.detach().clone().requires_grad_(True)
+    (out, alpha), (out_c, alpha_c) = (
+        eager(x, NEIGHBOURS, return_attention=True),
+        compiled(x_compiled, NEIGHBOURS, return_attention=True),
+    )
+    torch.testing.assert_close(out_c, out, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(alpha_c, alpha, rtol=1e-5, atol=1e-5)
+    out.sum().backward()
+    out_c.sum().backward()
+    torch.testing.assert_close(x_compiled.grad, x.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(compiled.att.grad, eager.att.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_compile_with_pyg_is_rejected() -> None:
+    with pytest.raises(ValueError, match="ist.compile needs implementation 'dense'"):
+        ISTConfig(implementation="pyg", compile=True)

@@ -63,6 +63,7 @@ class ISTConfig:
     attention_dropout: float = 0.0  # dropout on the normalised attention coefficients α_ij
     negative_slope: float = 0.2  # LeakyReLU slope inside the GATv2 score (Eq. 20)
     chunk_size: int | None = None  # dense only: categories per checkpointed chunk (saves memory); None → off
+    compile: bool = False  # dense only: torch.compile the attention (fused loops; see DenseGATv2Conv)
 
     def __post_init__(self) -> None:
         if self.implementation not in IST_IMPLEMENTATIONS:
@@ -75,6 +76,8 @@ class ISTConfig:
             raise ValueError(
                 f"ist.hidden_dim ({self.hidden_dim}) must be divisible by ist.heads ({self.heads})"
             )
+        if self.compile and self.implementation != "dense":
+            raise ValueError(f"ist.compile needs implementation 'dense', got {self.implementation!r}")
         if self.chunk_size is not None and (self.chunk_size < 1 or self.implementation != "dense"):
             raise ValueError(f"ist.chunk_size must be null or >= 1 with implementation 'dense', got {self}")
         for name in ("dropout", "attention_dropout"):

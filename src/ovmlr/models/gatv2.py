@@ -9,7 +9,9 @@ residual=True)``, so either can load the other's ``state_dict``.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -76,6 +78,37 @@ def dense_edge_attention(edge_index: Tensor, alpha: Tensor, neighbours: Tensor, 
     return alpha[found].view(batch_size, n_categories, k, -1)
 
 
+def gatv2_attend(
+    x_l: Tensor,
+    x_r: Tensor,
+    neighbours: Tensor,
+    att: Tensor,
+    negative_slope: float,
+    dropout: float,
+    training: bool,
+) -> tuple[Tensor, Tensor]:
+    """GATv2's score (Eq. 20), softmax over the K neighbours (Eq. 22) and weighted sum (Eq. 23).
+
+    Returns:
+        The attended messages and α (before attention dropout).
+
+    Shapes:
+        x_l: [B, C, H, F] (all sources), x_r: [B, c, H, F], neighbours: [c, K], att: [1, H, F]
+        → out [B, c, H, F], α [B, c, K, H]
+    """
+    x_j = x_l[:, neighbours]  # [B, c, K, H, F]
+    e = (F.leaky_relu(x_r.unsqueeze(2) + x_j, negative_slope) * att).sum(dim=-1)  # [B, c, K, H]
+    alpha = torch.softmax(e, dim=2)  # [B, c, K, H]
+    dropped = F.dropout(alpha, p=dropout, training=training)
+    return torch.einsum("bckh,bckhf->bchf", dropped, x_j), alpha
+
+
+@functools.cache
+def compiled_gatv2_attend() -> Callable[..., tuple[Tensor, Tensor]]:
+    """:func:`gatv2_attend` through ``torch.compile`` (built once per process; shapes are dynamic)."""
+    return torch.compile(gatv2_attend, dynamic=True)
+
+
 class DenseGATv2Conv(nn.Module):
     r"""Multi-head GATv2 layer (Brody et al., 2022) on a fixed-degree graph, Eq. (19)-(23).
 
@@ -102,6 +135,10 @@ class DenseGATv2Conv(nn.Module):
         chunk_size: Target categories per chunk, or ``None``. When set and gradients are on, each chunk's
             [B, c, K, H, F] intermediates are recomputed in backward (activation checkpointing) instead of
             stored: memory O(B·C·H·F + B·c·K·H·F) instead of O(B·C·K·H·F), for about one extra forward.
+        compile_attention: Run :func:`gatv2_attend` through ``torch.compile`` (Inductor): the gather, the
+            score, the softmax and the weighted sum become fused loops that need not write the
+            [B, C, K, H, F] blocks. Same numbers within float rounding; the first call of each shape
+            compiles (about a minute on a 2-core CPU). ``benchmarks/bench_ist.py`` measures it.
 
     Shapes:
         - **input:** node features :math:`(B, C, F_{in})`, neighbours :math:`(C, K)`
@@ -116,10 +153,12 @@ class DenseGATv2Conv(nn.Module):
         negative_slope: float = 0.2,
         dropout: float = 0.0,
         chunk_size: int | None = None,
+        compile_attention: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.negative_slope, self.dropout, self.chunk_size = negative_slope, dropout, chunk_size
+        self.compile_attention = compile_attention
         self.lin_l = nn.Linear(in_channels, heads * out_channels)
         self.lin_r = nn.Linear(in_channels, heads * out_channels)
         self.att = nn.Parameter(torch.empty(1, heads, out_channels))
@@ -148,11 +187,8 @@ class DenseGATv2Conv(nn.Module):
             x_l: [B, C, H, F] (all sources), x_r: [B, c, H, F], neighbours: [c, K]
             → out [B, c, H, F], α [B, c, K, H]
         """
-        x_j = x_l[:, neighbours]  # [B, c, K, H, F]
-        e = (F.leaky_relu(x_r.unsqueeze(2) + x_j, self.negative_slope) * self.att).sum(dim=-1)  # [B, c, K, H]
-        alpha = torch.softmax(e, dim=2)  # [B, c, K, H]
-        dropped = F.dropout(alpha, p=self.dropout, training=self.training)
-        return torch.einsum("bckh,bckhf->bchf", dropped, x_j), alpha
+        attend = compiled_gatv2_attend() if self.compile_attention else gatv2_attend
+        return attend(x_l, x_r, neighbours, self.att, self.negative_slope, self.dropout, self.training)
 
     def _attend_checkpointed(self, x_l: Tensor, x_r: Tensor, neighbours: Tensor) -> tuple[Tensor, Tensor]:
         """:meth:`attend` over chunks of ``chunk_size`` targets, each recomputed in backward."""

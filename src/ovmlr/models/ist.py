@@ -48,6 +48,7 @@ def _make_layer(config: ISTConfig, in_channels: int, out_channels: int) -> nn.Mo
         config.negative_slope,
         config.attention_dropout,
         config.chunk_size,
+        config.compile,
     )
 
 
