@@ -1,6 +1,8 @@
 """Time and memory of the C²SRT head: IST forward+backward (dense vs PyG GATv2) and the ISR step.
 
-Tasks: ``dense``, ``dense-ckpt`` (dense with ``ist.chunk_size``, activation checkpointing), ``pyg``, ``isr``.
+Tasks: ``dense``, ``dense-ckpt`` (dense with ``ist.chunk_size``, activation checkpointing), ``dense-compiled``
+(``ist.compile``: the attention through torch.compile; one untimed warm-up step compiles), ``pyg``, ``isr``.
+Every IST line also prints images/s and its ratio to ``dense`` (the baseline, when it ran in the same call).
 Shapes: ``demo`` (C=10, K=3, D=256, P=16, hidden 256, 4 heads: the Fashion-MNIST demo) and ``nus``
 (C=1006, K=16, D=512, P=196, hidden 512, 8 heads: NUS-WIDE with ViT-B/16). Each measurement runs in a fresh
 subprocess so its peak memory is its own: on CPU the growth of peak RSS (``resource.ru_maxrss``) during the
@@ -63,12 +65,15 @@ def _measure(task: str, shape: dict, args: argparse.Namespace, queue: mp.Queue) 
 
     else:
         implementation, chunk = ("dense", args.chunk_size) if task == "dense-ckpt" else (task, None)
+        if task == "dense-compiled":
+            implementation = "dense"
         config = ISTConfig(
             implementation=implementation,
             layers=2,
             heads=shape["heads"],
             hidden_dim=shape["hidden"],
             chunk_size=chunk,
+            compile=task == "dense-compiled",
         )
         module = IST(config, embed_dim=D).to(device)
         f_img = torch.randn(batch, C, D, generator=gen).to(device)
@@ -111,7 +116,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads in the workers (0: default)")
-    tasks = ["dense", "dense-ckpt", "pyg", "isr"]
+    tasks = ["dense", "dense-ckpt", "dense-compiled", "pyg", "isr"]
     parser.add_argument("--tasks", nargs="+", default=tasks, choices=tasks)
     parser.add_argument("--chunk-size", type=int, default=128, help="ist.chunk_size of the dense-ckpt task")
     args = parser.parse_args()
@@ -121,12 +126,18 @@ def main() -> None:
         f"torch {torch.__version__}, {threads} threads, device {args.device}, python {sys.version.split()[0]}"
     )
     print(f"shape {args.shape}: B={args.batch} {shape}, {args.iters} timed iterations")
+    baseline = None
     for task in args.tasks:
         what = "ISR forward (no grad)" if task == "isr" else f"IST {task} fwd+bwd"
         seconds, peak, process_peak = run_isolated(task, shape, args)
         memory = "peak alloc" if args.device == "cuda" else "peak RSS growth"
         figures = f"{seconds * 1000:9.1f} ms/batch  {memory} {peak:7.0f} MB (process {process_peak:.0f} MB)"
-        print(f"{what:<30s} {figures}")
+        if task != "isr":
+            rate = args.batch / seconds
+            baseline = rate if task == "dense" else baseline
+            ratio = f"  {rate / baseline:5.2f}x dense" if baseline else ""
+            figures += f"  {rate:7.1f} images/s{ratio}"
+        print(f"{what:<30s} {figures}", flush=True)
 
 
 if __name__ == "__main__":
