@@ -51,8 +51,11 @@ def plot_pico_weights(table: pd.DataFrame, weights: PICOWeights, title: str) -> 
     left.plot(rank, table["weight"], color=REFERENCE_COLOUR, linestyle="--", label="weight $w_d$")
     floor = weights.config.weight_floor
     left.axhline(floor, color=SEEN_COLOUR, linewidth=0.8, linestyle=":", label=f"weight floor {floor:g}")
-    styled = int((table["semantic_probability"] < 0.5).sum())
-    left.set_xlabel(f"dimension, sorted by $p_d$ ({styled} of {len(table)} with $p_d$ < 0.5: mostly style)")
+    styled = int((table["semantic_probability"] <= 1e-6).sum())
+    left.set_xlabel(
+        f"dimension, sorted by $p_d$ ({styled} of {len(table)} at $p_d$ = 0: judged style, "
+        "weight at the floor)"
+    )
     left.set_ylabel("probability / weight")
     left.set_ylim(0, 1.02)
     left.legend(loc="upper right", fontsize=8)
@@ -61,15 +64,16 @@ def plot_pico_weights(table: pd.DataFrame, weights: PICOWeights, title: str) -> 
     steps = ["cosine", "pairs"] + [f"it {h['iteration']}" for h in weights.history]
     values = [weights.scores.get("plain", np.nan), weights.scores.get("pairs", np.nan)]
     values += [h.get("candidate_score", np.nan) for h in weights.history]
-    colours = [SEEN_COLOUR, REFERENCE_COLOUR] + [
-        MAIN_COLOUR if h.get("kept") else REFERENCE_COLOUR for h in weights.history
-    ]
+    kept = [bool(h.get("kept")) for h in weights.history]
+    # the pair estimate is the answer when no iteration was kept (P6)
+    colours = [SEEN_COLOUR, REFERENCE_COLOUR if any(kept) else MAIN_COLOUR]
+    colours += [MAIN_COLOUR if k else REFERENCE_COLOUR for k in kept]
     right.bar(range(len(steps)), 100 * np.asarray(values, dtype=float), color=colours)
     right.axhline(100 * weights.scores.get("final", np.nan), color=MAIN_COLOUR, linewidth=0.8)
     right.set_xticks(range(len(steps)), steps, rotation=45, fontsize=8)
     right.set_ylabel("training mAP (%)")
     low = 100 * np.nanmin(values) if np.isfinite(values).any() else 0.0
     right.set_ylim(max(0.0, low - 2), None)
-    right.set_title("alignment score per candidate (red: kept)", fontsize=9)
+    right.set_title("training mAP per candidate (red: in the weights)", fontsize=9)
     figure.suptitle(title)
     return figure
