@@ -11,7 +11,8 @@ Usage::
    not depend on them): the feature_extraction node end to end (hashing, PNG decode, preprocessing, the
    tower, shard writes) in ``fp32`` (the baseline, today's node) and ``bf16`` (``backbone.precision``).
    Printed as images/s, as a ratio to fp32 in the same run (goal ≥ 4×)
-   and as the fraction of the bf16 matmul bound (ViT-B/16's FLOPs per image × images/s ÷ peak).
+   and as the fraction of the matmul bound (ViT-B/16's FLOPs per image × images/s ÷ the faster of the two
+   peaks: bf16 where the CPU has native bf16, fp32 where bf16 is emulated).
 3. **Accuracy guard on real images**: the trained demo backbone (``data/06_models``, written by
    ``make run``) on the default data's test mosaics, fp32 vs bf16: cosine of the global and of the patch
    features (goal ≥ 0.999), and zero-shot top-1 agreement over the vocabulary's text features. Skipped,
@@ -89,7 +90,7 @@ def node_seconds(manifest: pd.DataFrame, spec: BackboneSpec, params: dict[str, A
     return time.perf_counter() - start
 
 
-def extraction(args: argparse.Namespace, peak_bf16: float) -> dict[str, Any]:
+def extraction(args: argparse.Namespace, peak: float) -> dict[str, Any]:
     vit = BackboneSpec("ViT-B-16", allow_random_weights=True)
     settings = {"fp32": vit, "bf16": dataclasses.replace(vit, precision="bf16")}
     flops = vit_flops_per_image()
@@ -112,10 +113,10 @@ def extraction(args: argparse.Namespace, peak_bf16: float) -> dict[str, Any]:
     print(f"\nExtraction node, ViT-B/16 shape, {args.images} images of 224x224, batch {args.batch_size}:")
     for name, entry in out["settings"].items():
         entry["ratio_to_fp32"] = entry["images_per_s"] / base
-        entry["fraction_of_bf16_matmul_bound"] = entry["images_per_s"] * flops / 1e9 / peak_bf16
+        entry["fraction_of_matmul_bound"] = entry["images_per_s"] * flops / 1e9 / peak
         print(
             f"  {name:22s} {entry['images_per_s']:7.1f} img/s  {entry['ratio_to_fp32']:5.2f}x fp32  "
-            f"{entry['fraction_of_bf16_matmul_bound']:6.1%} of the bf16 matmul bound "
+            f"{entry['fraction_of_matmul_bound']:6.1%} of the matmul bound "
             f"({flops / 1e9:.1f} GFLOP/image)"
         )
     return out
@@ -178,10 +179,11 @@ def main() -> None:
         f"{list(cpu_bf16_flags()) or 'none'}"
     )
     print(
-        f"matmul peak (2048^2): fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s "
-        f"({peaks['bf16'] / peaks['fp32']:.1f}x)"
+        f"matmul peak (2048^2): fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.1f} GFLOP/s "
+        f"({peaks['bf16'] / peaks['fp32']:.2f}x)"
     )
-    report = {"matmul_gflops": peaks, "extraction": extraction(args, peaks["bf16"])}
+    # the bound: the faster of the two (bf16 where the CPU has native bf16, fp32 where bf16 is emulated)
+    report = {"matmul_gflops": peaks, "extraction": extraction(args, max(peaks.values()))}
     report["accuracy"] = accuracy(args)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
