@@ -62,16 +62,22 @@ def _direct_scores(world) -> np.ndarray:
     )
 
 
-def _pico(world) -> PICOWeights:
+def _pico(world, params=BASELINES) -> PICOWeights:
     inputs = world.inputs
     return fit_zero_shot_alignment(
-        inputs["image_embeddings"], inputs["image_keys"], inputs["train_labels"], world.vocabulary, PICO
+        inputs["image_embeddings"],
+        inputs["image_keys"],
+        inputs["train_labels"],
+        world.vocabulary,
+        inputs["text_features"],
+        params,
+        PICO,
     )
 
 
 def _baselines(world, split, params=BASELINES) -> tuple[dict[str, pd.DataFrame], dict]:
     text = world.inputs["text_features"]
-    return score_baselines(split, world.vocabulary, text, _pico(world), params, 5, "cpu")
+    return score_baselines(split, world.vocabulary, text, _pico(world, BASELINES), params, 5, "cpu")
 
 
 def _method_scores(world) -> dict[str, pd.DataFrame]:

@@ -120,13 +120,17 @@ def fit_zero_shot_alignment(
     image_keys: pd.DataFrame,
     train_labels: pd.DataFrame,
     evaluation_vocabulary: Vocabulary,
+    text_features: pd.DataFrame,
+    baseline_params: dict[str, Any],
     pico_params: dict[str, Any],
 ) -> PICOWeights:
-    """PICO's per-dimension weights for the zero-shot baseline, fitted on the training split only (its
-    frozen global features, the seen categories' text features and labels; ``training.pico`` settings)."""
+    """PICO's per-dimension weights for the zero-shot baseline, fitted on the training split only: its frozen
+    global features and labels, and the seen categories' text features of the baselines' prompt (the text
+    the baseline scores with); ``training.pico`` settings."""
     seen = evaluation_vocabulary.subset("seen")
+    text = text_feature_matrix(text_features, seen.category_ids, baseline_params["prompt"])
     train = assemble_split(image_embeddings, image_keys, train_labels, evaluation_vocabulary, role="seen")
-    fitted = fit_pico(train.global_feats, seen.text, train.labels, PICOConfig.from_params(pico_params))
+    fitted = fit_pico(train.global_feats, text, train.labels, PICOConfig.from_params(pico_params))
     logger.info(
         "PICO (zero-shot baseline) on %d training images: training mAP %s",
         len(train),

@@ -69,6 +69,8 @@ def _scoring_nodes() -> list[Node]:
                 "image_keys",
                 "train_labels",
                 "evaluation_vocabulary",
+                "text_features",
+                P + "baselines",
                 "params:training.pico",
             ],
             "evaluation_pico_weights",
