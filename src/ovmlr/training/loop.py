@@ -46,9 +46,7 @@ class TrainingConfig:
     warmup_steps: int = 0  # linear warm-up steps before the schedule
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = (
-        "fp32"  # fp32 | bf16 | fp16 | auto: autocast of the training forward (precision_autocast)
-    )
+    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto: autocast of the forward (precision_autocast)
     ks: tuple[int, ...] = (3, 5)  # top-K of P/R/F1
     eval_batch_size: int = 256
     resume: bool = False  # continue from the last checkpoint of the same fingerprint
