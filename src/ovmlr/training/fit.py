@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ovmlr.backbones.precision import resolve_precision
 from ovmlr.models import ranking_loss
 from ovmlr.training.loop import (
     FeatureSplit,
@@ -19,6 +20,7 @@ from ovmlr.training.loop import (
     TrainingConfig,
     TrainingState,
     config_dict,
+    grad_scaler,
     make_optimizer,
     predict_scores,
     resolve_device,
@@ -90,7 +92,13 @@ def frozen_task(head: nn.Module, train: FeatureSplit, val: FeatureSplit, cfg: Tr
 
 
 def _checkpoint(
-    run_id: str, state: TrainingState, model: nn.Module, optimizer, scheduler, cfg: TrainingConfig
+    run_id: str,
+    state: TrainingState,
+    model: nn.Module,
+    optimizer,
+    scheduler,
+    cfg: TrainingConfig,
+    scaler: torch.amp.GradScaler,
 ) -> dict[str, Any]:
     return {
         "fingerprint": run_id,
@@ -98,6 +106,7 @@ def _checkpoint(
         "model_state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "optimizer_state": copy.deepcopy(optimizer.state_dict()),
         "scheduler_state": copy.deepcopy(scheduler.state_dict()),
+        "scaler_state": scaler.state_dict(),  # empty unless fp16
         "history": list(state.history),
         "config": config_dict(cfg),
     }
@@ -123,25 +132,38 @@ def fit(
     model = task.module.to(device)
     steps_per_epoch = max(1, -(-task.n_items // cfg.batch_size))
     optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch)
+    precision = resolve_precision(cfg.precision, device, "training.loop.precision", autocast=True)
+    scaler = grad_scaler(precision, device)  # one per run: fp16's loss scale carries over epochs
     state = TrainingState()
     if resume_from is not None:
         model.load_state_dict(resume_from["model_state"])
         optimizer.load_state_dict(resume_from["optimizer_state"])
         scheduler.load_state_dict(resume_from["scheduler_state"])
+        if resume_from.get("scaler_state"):
+            scaler.load_state_dict(resume_from["scaler_state"])
         state = TrainingState(epoch=int(resume_from["epoch"]), history=list(resume_from["history"]))
         logger.info("Resuming training %s after epoch %d of %d", run_id, state.epoch, cfg.epochs)
     text = torch.from_numpy(vocab_seen.text).to(device)
     neighbours = torch.from_numpy(vocab_seen.neighbours).to(device)
     for epoch in range(state.epoch + 1, cfg.epochs + 1):
         stats = train_one_epoch(
-            model, task.batches, task.n_items, task.loss, (text, neighbours), optimizer, scheduler, cfg, epoch
+            model,
+            task.batches,
+            task.n_items,
+            task.loss,
+            (text, neighbours),
+            optimizer,
+            scheduler,
+            cfg,
+            epoch,
+            scaler,
         )
         stats.update(validation_metrics(task.val_scores(model, vocab_all), val_labels, vocab_all, cfg.ks))
         stats["epoch"] = float(epoch)
         state.epoch = epoch
         state.history.append(stats)
         logger.info("epoch %d/%d %s", epoch, cfg.epochs, _headline(stats))
-        yield _checkpoint(run_id, state, model, optimizer, scheduler, cfg)
+        yield _checkpoint(run_id, state, model, optimizer, scheduler, cfg, scaler)
 
 
 def _headline(stats: dict[str, float]) -> str:

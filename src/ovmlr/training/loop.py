@@ -159,6 +159,11 @@ def precision_autocast(precision: str, device: torch.device) -> contextlib.Abstr
     return torch.autocast(device.type, dtype=precision_dtype(precision))
 
 
+def grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler:
+    """The loss scaler of a training run: active for fp16 only (bf16 and fp32 need none)."""
+    return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """The seed of one epoch's shuffling and dropout."""
     return seed * 1_000_003 + epoch
@@ -180,15 +185,16 @@ def train_one_epoch(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     cfg: TrainingConfig,
     epoch: int,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
     """One pass over the training items; returns mean losses and images/s.
 
     The forward pass and loss run under :func:`precision_autocast` (weights and optimiser stay float32;
-    fp16 scales the loss with a ``GradScaler``).
+    fp16 scales the loss with ``scaler``, :func:`grad_scaler`, which the caller keeps across epochs).
     """
     device = vocabulary[0].device  # the text features live where the model trains
     precision = resolve_precision(cfg.precision, device, "training.loop.precision", autocast=True)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    scaler = scaler if scaler is not None else grad_scaler(precision, device)
     order = torch.randperm(n_items, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
     totals: dict[str, float] = {}
     seen, start = 0, time.perf_counter()
