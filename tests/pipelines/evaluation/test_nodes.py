@@ -333,3 +333,8 @@ def test_pico_weights_report_sorts_dimensions_by_semantic_probability(world) -> 
     np.testing.assert_allclose(table["style_probability"], 1 - table["semantic_probability"])
     np.testing.assert_allclose(table["weight"], fitted.weights.numpy()[table["dimension"]], rtol=1e-6)
     assert len(figure.axes) == 2 and all(ax.has_data() for ax in figure.axes)
+
+
+def test_a_retrieval_k_below_one_names_the_parameter(world) -> None:
+    with pytest.raises(ValueError, match=r"evaluation.retrieval_ks must hold K >= 1, got \[0\]"):
+        evaluate_methods(_method_scores(world), _split(world), world.vocabulary, {}, {}, [1], [0, 5])

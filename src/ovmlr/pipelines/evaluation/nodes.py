@@ -207,7 +207,14 @@ def evaluate_methods(
     retrieval_ks: list[int],
 ) -> dict[str, Any]:
     """ZSL (unseen) and GZSL (seen + unseen) mAP, P/R/F1@K and image↔text retrieval recall@K of every
-    method, as a JSON-able summary."""
+    method, as a JSON-able summary.
+
+    Raises:
+        ValueError: A K of ``evaluation.retrieval_ks`` below 1.
+    """
+    bad = [k for k in retrieval_ks if int(k) < 1]
+    if bad:
+        raise ValueError(f"evaluation.retrieval_ks must hold K >= 1, got {bad}")
     unseen = evaluation_vocabulary.unseen_mask
     scores = _matrices(evaluation_method_scores, evaluation_test_split, evaluation_vocabulary)
     methods = {}
