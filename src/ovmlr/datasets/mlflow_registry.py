@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -25,21 +27,52 @@ from kedro.io import AbstractDataset, DatasetError
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from ovmlr.multimodal import pyfunc as cscf_pyfunc
+from ovmlr.multimodal.trained import TrainedCSCF, save_cscf
+from ovmlr.trained import pyfunc as c2srt_pyfunc
 from ovmlr.trained.artifact import save_trained
 from ovmlr.trained.model import TrainedC2SRT
-from ovmlr.trained.pyfunc import (
-    ARTIFACT_KEY,
-    entry_point,
-    model_code_paths,
-    model_requirements,
-    model_signature,
-)
 
 logger = logging.getLogger(__name__)
 
 VAL_METRIC_TAG = "ovmlr.selection_metric"
 VAL_VALUE_TAG = "ovmlr.selection_value"
 DATASET_TAG = "ovmlr.dataset"
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """How one kind of trained model is logged: type, folder writer, entry point, signature, description."""
+
+    model_type: type
+    save: Callable[[Any, str], Any]
+    artifact_key: str
+    entry_point: Callable[[], str]
+    signature: Callable[[], Any]
+    description: str
+
+
+FLAVOURS = {
+    "c2srt": Flavour(
+        TrainedC2SRT,
+        save_trained,
+        c2srt_pyfunc.ARTIFACT_KEY,
+        c2srt_pyfunc.entry_point,
+        c2srt_pyfunc.model_signature,
+        "ovmlr C²SRT models trained on dataset '{dataset}'. Input: images (base64 'image' or 'path' column); "
+        "params: labels (any names), top_k. See each version's MODEL_CARD.md.",
+    ),
+    "cscf": Flavour(
+        TrainedCSCF,
+        save_cscf,
+        cscf_pyfunc.ARTIFACT_KEY,
+        cscf_pyfunc.entry_point,
+        cscf_pyfunc.model_signature,
+        "ovmlr CSCF multimodal models trained on dataset '{dataset}'. Input: one feature-vector column per "
+        "modality (a missing cell: modality absent); params: method, top_k. "
+        "See each version's MODEL_CARD.md.",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +90,7 @@ class ModelRegistration:
         tags: Extra model-version tags.
     """
 
-    trained: TrainedC2SRT
+    trained: TrainedC2SRT | TrainedCSCF
     dataset: str
     selection_metric: str
     selection_value: float
@@ -123,6 +156,7 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         artifact_name: Name of the logged model inside the run.
         model_uri: Load this model instead (``models:/<name>/<version>``, ``runs:/…``, a local folder);
             ``None``: ``models:/<model_name>@<load_alias>``.
+        flavour: ``c2srt`` (:class:`TrainedC2SRT`, images in) or ``cscf`` (:class:`TrainedCSCF`, features in).
         metadata: Kedro-Viz and plugin metadata, ignored here.
     """
 
@@ -134,10 +168,16 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         champion_alias: str = "champion",
         artifact_name: str = "model",
         model_uri: str | None = None,
+        flavour: str = "c2srt",
         metadata: dict[str, Any] | None = None,
     ) -> None:
+        if flavour not in FLAVOURS:
+            raise DatasetError(
+                f"MlflowRegisteredModelDataset flavour must be one of {sorted(FLAVOURS)}, got {flavour!r}"
+            )
+        self._flavour = FLAVOURS[flavour]
         self._model_uri = model_uri
-        self._loaded: tuple[str, TrainedC2SRT] | None = None
+        self._loaded: tuple[str, Any] | None = None
         self._model_name = model_name
         self._load_alias = load_alias
         self._candidate_alias = candidate_alias
@@ -146,7 +186,7 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         self.metadata = metadata
         self.last_version: str | None = None
 
-    def _load(self) -> TrainedC2SRT:
+    def _load(self) -> Any:
         uri = self._model_uri or f"models:/{self._model_name}@{self._load_alias}"
         if self._loaded is not None and self._loaded[0] == uri:
             return self._loaded[1]  # one model object per run: its backbone is loaded once
@@ -161,10 +201,11 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
                 "<name>/<version>), or retrain and promote it with training.registry.force_champion=true"
             ) from exc
         trained = getattr(model.unwrap_python_model(), "trained", None)
-        if not isinstance(trained, TrainedC2SRT):
+        if not isinstance(trained, self._flavour.model_type):
             raise DatasetError(
-                f"'{uri}' is not an ovmlr trained model (logged before the TrainedC2SRT format?): "
-                "retrain with `kedro run --pipeline=train`"
+                f"'{uri}' is not an ovmlr {self._flavour.model_type.__name__} "
+                "(another kind of model, or logged "
+                "before this format?): retrain it with its pipeline"
             )
         trained.info["model_uri"] = uri
         self._loaded = (uri, trained)
@@ -194,15 +235,21 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
 
     def _log_model(self, data: ModelRegistration) -> Any:
         with tempfile.TemporaryDirectory(prefix="ovmlr-model-") as tmp:
-            folder = save_trained(data.trained, f"{tmp}/{ARTIFACT_KEY}")
+            flavour = self._flavour
+            if not isinstance(data.trained, flavour.model_type):
+                raise DatasetError(
+                    f"{self._model_name}: expected a {flavour.model_type.__name__}, "
+                    f"got {type(data.trained).__name__}"
+                )
+            folder = Path(flavour.save(data.trained, f"{tmp}/{flavour.artifact_key}"))
             (folder / "MODEL_CARD.md").write_text(data.model_card, encoding="utf-8")
             info = mlflow.pyfunc.log_model(
                 name=self._artifact_name,
-                python_model=entry_point(),
-                artifacts={ARTIFACT_KEY: str(folder)},
-                signature=model_signature(),
-                pip_requirements=model_requirements(),
-                code_paths=model_code_paths(),
+                python_model=flavour.entry_point(),
+                artifacts={flavour.artifact_key: str(folder)},
+                signature=flavour.signature(),
+                pip_requirements=c2srt_pyfunc.model_requirements(),
+                code_paths=c2srt_pyfunc.model_code_paths(),
                 registered_model_name=self._model_name,
             )
         if data.model_card:
@@ -218,8 +265,7 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         client.update_model_version(self._model_name, version, description=data.description)
         client.update_registered_model(
             self._model_name,
-            description=f"ovmlr C²SRT models trained on dataset '{data.dataset}'. Input: images (base64 "
-            "'image' or 'path' column); params: labels (any names), top_k. See each version's MODEL_CARD.md.",
+            description=self._flavour.description.format(dataset=data.dataset),
         )
         tags = {
             VAL_METRIC_TAG: data.selection_metric,
