@@ -1,5 +1,6 @@
 """Project pipelines: every stage package under ``ovmlr.pipelines`` as a namespaced modular pipeline, and
-the compositions ``train`` (all stages up to a registered model, the default) and ``ablation``.
+the compositions ``train`` (all stages up to a registered model, the default), ``ablation`` and
+``multimodal_fit``.
 
 Each stage gets its name as Kedro namespace, so ``kedro viz`` shows it as one collapsible group; the datasets
 keep their catalog names (``prefix_datasets_with_namespace=False``): one catalog, no ``stage.`` prefixes.
@@ -23,6 +24,7 @@ STAGES = (
     "evaluation",
     "ablation",
     "predict",
+    "multimodal",
 )
 TRAIN_STAGES = STAGES[:6]
 # The training nodes the ablation runner needs in front of it (vocabulary and feature splits).
@@ -46,12 +48,15 @@ def register_pipelines() -> dict[str, Pipeline]:
 
     Returns:
         Every stage by its name, ``train`` (data_processing → training, registered model), ``ablation``
-        (the training stage's inputs + the runner), and ``__default__`` = ``train``.
+        (the training stage's inputs + the runner), ``multimodal_fit`` (CSCF from the modality tables
+        already in ``multimodal_features``), and ``__default__`` = ``train``.
     """
     pipelines = {name: stage_pipeline(name) for name in STAGES}
     training = importlib.import_module("ovmlr.pipelines.training").create_pipeline()
     ablation_inputs = stage_pipeline("training", training.filter(node_names=list(ABLATION_INPUT_NODES)))
     pipelines["ablation"] = ablation_inputs + pipelines["ablation"]
+    fit = importlib.import_module("ovmlr.pipelines.multimodal").create_fit_pipeline()
+    pipelines["multimodal_fit"] = stage_pipeline("multimodal", fit)
     pipelines["train"] = sum((pipelines[name] for name in TRAIN_STAGES), Pipeline([]))
     pipelines["__default__"] = pipelines["train"]
     return pipelines

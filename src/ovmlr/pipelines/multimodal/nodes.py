@@ -1,0 +1,240 @@
+"""Nodes of the ``multimodal`` pipeline (CSCF, with CAL / OGM-GE balancing): thin adapters over
+:mod:`ovmlr.multimodal`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ovmlr.backbones.features import encode_prompts
+from ovmlr.backbones.loading import load_backbone, resolve_device
+from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.datasets.mlflow_registry import ModelRegistration
+from ovmlr.multimodal.data import (
+    MultimodalSplits,
+    align_modalities,
+    category_sets_from_frame,
+    modality_table,
+)
+from ovmlr.multimodal.evaluation import results_table, robustness_curves
+from ovmlr.multimodal.fit import fit_cscf
+from ovmlr.multimodal.trained import TrainedCSCF
+from ovmlr.reporting.multimodal import plot_robustness, results_markdown
+from ovmlr.training.vocabulary import ENSEMBLE, label_matrix, text_feature_matrix
+
+logger = logging.getLogger(__name__)
+
+
+def tagged_art_sample_texts(mosaic_layout: pd.DataFrame, tagged_art_items: pd.DataFrame) -> pd.DataFrame:
+    """The text modality of the offline default: each mosaic's item titles, in tile order, joined by '; '.
+
+    Returns:
+        ``image_id``, ``text``.
+    """
+    titles = tagged_art_items.drop_duplicates("item_id").set_index("item_id")["title"].astype(str)
+    missing = sorted(set(mosaic_layout["item_id"]) - set(titles.index))
+    if missing:
+        raise ValueError(f"mosaic_layout names items without a title in tagged_art_items: {missing[:5]}")
+    layout = mosaic_layout.sort_values(["image_id", "tile"]).assign(title=lambda f: f["item_id"].map(titles))
+    texts = layout.groupby("image_id", sort=True)["title"].agg(lambda t: "; ".join(s.strip() for s in t))
+    return texts.rename("text").reset_index()
+
+
+def encode_sample_texts(
+    sample_texts: pd.DataFrame, backbone_spec: dict[str, Any], params: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Each sample's text through the project's text tower (the class-text space): a modality table."""
+    missing = [c for c in ("image_id", "text") if c not in sample_texts.columns]
+    if missing:
+        raise ValueError(f"multimodal_sample_texts lacks columns {missing}")
+    loaded = load_backbone(BackboneSpec.from_dict(backbone_spec), resolve_device(params["device"]))
+    texts = sample_texts["text"].fillna("").astype(str).tolist()
+    features = encode_prompts(loaded.model, loaded.tokenizer, texts, params["text_batch_size"], loaded.device)
+    logger.info("Text modality: %d samples encoded, D=%d", len(texts), features.shape[1])
+    return modality_table(sample_texts["image_id"].astype(str).tolist(), features.numpy())
+
+
+def image_modality_table(image_embeddings: Any, image_keys: pd.DataFrame) -> pd.DataFrame:
+    """The image modality: every image's cached global feature (the frozen backbone's)."""
+    keys = image_keys.drop_duplicates("image_id")
+    return modality_table(
+        keys["image_id"].astype(str).tolist(), image_embeddings.load_global(keys["image_key"].tolist())
+    )
+
+
+def collect_default_modalities(image: pd.DataFrame, text: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The offline default's modality tables under their names (partitions of ``multimodal_features``)."""
+    return {"image": image, "text": text}
+
+
+def assemble_multimodal_splits(  # noqa: PLR0913, PLR0917 - Kedro passes node inputs positionally
+    multimodal_features: Mapping[str, Callable[[], pd.DataFrame]],
+    train_labels: pd.DataFrame,
+    val_labels: pd.DataFrame,
+    test_labels: pd.DataFrame,
+    category_split: pd.DataFrame,
+    text_features: pd.DataFrame,
+    modality_category_sets: pd.DataFrame,
+    modalities: list[str],
+) -> MultimodalSplits:
+    """Features, labels, text features and category sets of the three splits, checked.
+
+    See :func:`ovmlr.multimodal.data.align_modalities` and
+    :func:`~ovmlr.multimodal.data.category_sets_from_frame`.
+    """
+    absent = [m for m in modalities if m not in multimodal_features]
+    if absent:
+        raise ValueError(
+            f"multimodal.modalities lists {absent} but multimodal_features has only "
+            f"{sorted(multimodal_features)} "
+            "(one <modality>.parquet per modality in its folder)"
+        )
+    tables = {m: multimodal_features[m]() for m in modalities}
+    names = tuple(category_split["name"].astype(str))
+    sets = category_sets_from_frame(modality_category_sets, names, tuple(category_split["role"]), modalities)
+    batches, labels = {}, {}
+    for split, table in (("train", train_labels), ("val", val_labels), ("test", test_labels)):
+        ids, y = _vocabulary_labels(table, names, sets.unseen, split)
+        batches[split] = align_modalities(tables, ids, modalities, require_all=split != "test", where=split)
+        labels[split] = y
+    ids = category_split["category_id"].to_numpy(dtype=np.int64)
+    return MultimodalSplits(
+        train=batches["train"],
+        val=batches["val"],
+        test=batches["test"],
+        train_labels=labels["train"],
+        val_labels=labels["val"],
+        test_labels=labels["test"],
+        text=text_feature_matrix(text_features, ids, ENSEMBLE),
+        category_ids=ids,
+        sets=sets,
+    )
+
+
+def _vocabulary_labels(
+    table: pd.DataFrame, names: tuple[str, ...], unseen: np.ndarray, split: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels over the vocabulary; an unseen category absent from a training-side table is unknown (-1)."""
+    absent = [n for n, u in zip(names, unseen, strict=True) if u and n not in table.columns]
+    if absent and split == "test":
+        raise ValueError(f"test_labels lacks unseen category columns {absent[:5]}")
+    ids, y = label_matrix(table.assign(**dict.fromkeys(absent, -1)), names)
+    return ids, y
+
+
+def train_cscf_models(
+    multimodal_splits: MultimodalSplits,
+    params: Mapping[str, Any],
+    alignment: str,
+    pico_params: Mapping[str, Any],
+    dataset: str,
+) -> dict[str, TrainedCSCF]:
+    """One CSCF model per balancing of ``compare_balancing`` (the registered one's ``training.balancing``
+    first), each trained, PICO-fitted (``alignment: pico``) and γ-chosen on validation."""
+    main = params["training"]["balancing"]
+    order = [main, *[b for b in params["compare_balancing"] if b != main]]
+    data = multimodal_splits
+    models = {}
+    for balancing in order:
+        training = dict(params["training"]) | {"balancing": balancing}
+        models[balancing] = fit_cscf(
+            data.train,
+            data.train_labels,
+            data.val,
+            data.val_labels,
+            data.text,
+            data.category_ids,
+            data.sets,
+            training,
+            params["fusion"],
+            alignment,
+            pico_params,
+            {"dataset": dataset},
+        )
+    return models
+
+
+def evaluate_cscf(
+    cscf_models: dict[str, TrainedCSCF], multimodal_splits: MultimodalSplits, ks: list[int]
+) -> tuple[pd.DataFrame, str, dict[str, dict[str, float]]]:
+    """Test metrics of every method and balancing: table, markdown, and the registered model's metrics.
+
+    The first model (the configured balancing) contributes every method; the others their fused rows.
+    """
+    data = multimodal_splits
+    frames = []
+    for balancing, model in cscf_models.items():
+        scores = model.score_all(data.test, data.test_labels)
+        frame = results_table(scores, data.test_labels, data.sets, ks)
+        frames.append(frame.assign(balancing=balancing))
+    table = pd.concat(frames, ignore_index=True)
+    main = next(iter(cscf_models))
+    metrics = {
+        f"multimodal/{row['method']}/{key}": {"value": float(value), "step": 0}
+        for row in table[table["balancing"] == main].to_dict("records")
+        for key, value in row.items()
+        if key not in ("method", "balancing") and not key.endswith("n_categories") and pd.notna(value)
+    }
+    dominant = pd.Series(cscf_models[main].dominant(data.test)).value_counts(normalize=True)
+    logger.info("Test samples by dominant modality: %s", dominant.round(3).to_dict())
+    return table, results_markdown(table, cscf_models[main]), metrics
+
+
+def robustness(
+    cscf_models: dict[str, TrainedCSCF], multimodal_splits: MultimodalSplits, params: Mapping[str, Any]
+) -> tuple[pd.DataFrame, Figure]:
+    """Robustness curves (Gaussian feature noise, dropped modality) of every balancing, and their plot."""
+    curves = robustness_curves(
+        cscf_models,
+        multimodal_splits.test,
+        multimodal_splits.test_labels,
+        params["noise_levels"],
+        params["drop_fractions"],
+        params["methods"],
+        params["seed"],
+    )
+    return curves, plot_robustness(curves)
+
+
+def register_cscf(
+    cscf_models: dict[str, TrainedCSCF], multimodal_results: pd.DataFrame, dataset: str, force_champion: bool
+) -> tuple[TrainedCSCF, ModelRegistration]:
+    """The configured balancing's model, for the model folder and the MLflow registry (champion by val)."""
+    balancing, model = next(iter(cscf_models.items()))
+    best_val = max(t["val_seen_mAP"] for t in model.info["gamma_trials"])
+    test = multimodal_results[
+        (multimodal_results["balancing"] == balancing) & (multimodal_results["method"] == "cscf")
+    ]
+    row = test.iloc[0]
+    description = (
+        f"CSCF ({balancing} balancing, {model.info['alignment']} alignment) on '{dataset}', modalities "
+        f"{list(model.modalities)}; test union mAP {row['union/mAP']:.4f}, ZSL mAP {row['zsl/mAP']:.4f}, "
+        f"GZSL mAP {row['gzsl/mAP']:.4f}"
+    )
+    card = "\n".join(
+        [
+            f"# CSCF model ({dataset})",
+            "",
+            description,
+            "",
+            f"- best epoch {model.info['best_epoch']}, fusion {model.fusion.to_dict()}",
+            "- category sets: "
+            + ", ".join(f"{m}: {int(f.sum())}" for m, f in model.sets.member.items())
+            + f", unseen: {int(model.sets.unseen.sum())}",
+        ]
+    )
+    return model, ModelRegistration(
+        trained=model,
+        dataset=dataset,
+        selection_metric="val_seen_mAP",
+        selection_value=best_val,
+        description=description,
+        model_card=card,
+        force_champion=force_champion,
+        tags={"ovmlr.balancing": balancing, "ovmlr.alignment": model.info["alignment"]},
+    )
