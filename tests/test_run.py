@@ -61,6 +61,13 @@ TINY_ABLATION = {
     },
 }
 
+TINY_MULTIMODAL = {
+    "multimodal": {
+        "compare_balancing": ["none", "cal"],
+        "training": {"epochs": 2, "hidden": 32},
+        "robustness": {"noise_levels": [0.0, 1.0], "drop_fractions": [0.0, 1.0]},
+    }
+}
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 needs_tagged_art = pytest.mark.skipif(
     not (OPENCLIPART_ANIMALS.is_dir() and EMOJI_FONT.is_file()),
@@ -194,6 +201,18 @@ def test_train_then_evaluate_end_to_end(project, monkeypatch):
     _run(project, "ablation", TINY_ABLATION)  # a re-run finds every result stored and trains nothing
     assert sorted((project / "data/07_model_output/ablation_rows").glob("part-*.parquet")) == shards
     pd.testing.assert_frame_equal(pd.read_csv(project / "data/08_reporting/ablation_tables_table.csv"), table)
+
+    # CSCF: the mosaics and their items' titles as two modalities, trained on heterogeneous category sets.
+    _run(project, "multimodal", TINY_MULTIMODAL)
+    assert sorted(p.name for p in (project / "data/04_feature/modalities").iterdir()) == [
+        "image.parquet",
+        "text.parquet",
+    ]
+    results = pd.read_parquet(project / "data/08_reporting/multimodal_results.parquet")
+    assert set(results["balancing"]) == {"none", "cal"} and "origin/shared/mAP" in results
+    assert (project / "data/08_reporting/multimodal_robustness.png").stat().st_size > 10_000
+    cscf = MlflowClient().get_model_version_by_alias(f"{MODEL_NAME}-cscf", "champion")
+    assert cscf.tags["ovmlr.balancing"] == "cal"
 
 
 @needs_fashion_mnist
