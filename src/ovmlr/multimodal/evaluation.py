@@ -35,13 +35,15 @@ def map_or_nan(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def origin_metrics(
-    scores: np.ndarray, labels: np.ndarray, sets: CategorySets, ks: Sequence[int]
+    scores: np.ndarray, labels: np.ndarray, sets: CategorySets, ks: Sequence[int], zero_shot: bool = True
 ) -> dict[str, float]:
-    """The metrics of the module docstring for one method."""
+    """The metrics of the module docstring for one method; ``zero_shot=False`` (a split whose unseen labels
+    are unknown, e.g. validation) keeps only the seen categories' metrics."""
     out = {"union/mAP": map_or_nan(scores[:, ~sets.unseen], labels[:, ~sets.unseen])}
-    out |= zsl_gzsl_metrics(scores, labels, sets.unseen, ks)
+    if zero_shot:
+        out |= zsl_gzsl_metrics(scores, labels, sets.unseen, ks)
     origin = sets.origin()
-    for name in sorted(set(origin)):
+    for name in sorted(set(origin) - (set() if zero_shot else {"unseen"})):
         columns = origin == name
         out[f"origin/{name}/mAP"] = map_or_nan(scores[:, columns], labels[:, columns])
         out[f"origin/{name}/n_categories"] = float(columns.sum())
@@ -49,10 +51,17 @@ def origin_metrics(
 
 
 def results_table(
-    method_scores: Mapping[str, np.ndarray], labels: np.ndarray, sets: CategorySets, ks: Sequence[int]
+    method_scores: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    sets: CategorySets,
+    ks: Sequence[int],
+    zero_shot: bool = True,
 ) -> pd.DataFrame:
     """One row per method, one column per metric."""
-    rows = [{"method": method} | origin_metrics(s, labels, sets, ks) for method, s in method_scores.items()]
+    rows = [
+        {"method": method} | origin_metrics(s, labels, sets, ks, zero_shot)
+        for method, s in method_scores.items()
+    ]
     return pd.DataFrame(rows)
 
 

@@ -14,7 +14,7 @@ _LABELS = {
     "late_max": "late fusion (max)",
     "decision": "CSCF: dominant modality only",
     "cscf": "CSCF (dominant + class-similarity refinement)",
-    "oracle": "oracle modality choice (upper bound, uses test labels)",
+    "oracle": "oracle modality choice (upper bound: uses the true labels)",
 }
 
 
@@ -22,34 +22,50 @@ def _percent(value: Any) -> str:
     return "–" if pd.isna(value) else f"{100 * float(value):.2f}"
 
 
-def results_markdown(table: pd.DataFrame, model: Any) -> str:
-    """Markdown: one row per (balancing, method); union / ZSL / GZSL mAP and mAP by category origin (%)."""
+def _split_markdown(table: pd.DataFrame, zero_shot: bool) -> list[str]:
     origins = sorted(
         c.removeprefix("origin/").removesuffix("/mAP")
         for c in table.columns
-        if c.endswith("/mAP") and c.startswith("origin/")
+        if c.startswith("origin/") and c.endswith("/mAP") and table[c].notna().any()
     )
     counts = {o: int(table[f"origin/{o}/n_categories"].iloc[0]) for o in origins}
+    metrics = ["union/mAP", *(["zsl/mAP", "gzsl/mAP"] if zero_shot else [])]
+    shares = [c for c in table.columns if c.startswith("dominant:")]
     header = [
         "balancing",
         "method",
-        "union mAP",
-        "ZSL mAP",
-        "GZSL mAP",
+        *[m.replace("/", " ") for m in metrics],
         *[f"{o} ({counts[o]})" for o in origins],
+        *[f"dominant {c.removeprefix('dominant:')}" for c in shares],
     ]
-    lines = [
-        f"Multimodal test results (%), modalities {list(model.modalities)}; fusion {model.fusion.to_dict()}",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in table.to_dict("records"):
         cells = [row["balancing"], _LABELS.get(row["method"], f"{row['method']} alone")]
-        cells += [_percent(row[k]) for k in ("union/mAP", "zsl/mAP", "gzsl/mAP")]
+        cells += [_percent(row[k]) for k in metrics]
         cells += [_percent(row[f"origin/{o}/mAP"]) for o in origins]
+        cells += [_percent(row[c]) if row["method"] in ("decision", "cscf") else "" for c in shares]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def results_markdown(table: pd.DataFrame, model: Any) -> str:
+    """Markdown: per split, one row per (balancing, method): union / ZSL / GZSL mAP, mAP by category origin
+    and, for the CSCF rows, the share of samples by dominant modality (all in %)."""
+    lines = [
+        f"Multimodal results (%), modalities {list(model.modalities)}; fusion {model.fusion.to_dict()}",
+        "",
+    ]
+    for split in ("test", "val"):
+        part = table[table["split"] == split] if "split" in table else table
+        if part.empty:
+            continue
+        title = (
+            "Test split"
+            if split == "test"
+            else "Validation split (seen categories; the fusion was tuned here)"
+        )
+        lines += [f"**{title}**", "", *_split_markdown(part.dropna(axis=1, how="all"), split == "test"), ""]
+    return "\n".join(lines)
 
 
 def plot_robustness(curves: pd.DataFrame) -> Figure:

@@ -162,26 +162,30 @@ def train_cscf_models(
 def evaluate_cscf(
     cscf_models: dict[str, TrainedCSCF], multimodal_splits: MultimodalSplits, ks: list[int]
 ) -> tuple[pd.DataFrame, str, dict[str, dict[str, float]]]:
-    """Test metrics of every method and balancing: table, markdown, and the registered model's metrics.
+    """Metrics of every method and balancing on the test split (and on validation, seen categories only,
+    where the fusion was tuned): table, markdown, and the registered model's test metrics for MLflow.
 
-    The first model (the configured balancing) contributes every method; the others their fused rows.
+    Each row also gives the share of samples whose dominant modality is each modality (``dominant:<m>``).
     """
     data = multimodal_splits
     frames = []
-    for balancing, model in cscf_models.items():
-        scores = model.score_all(data.test, data.test_labels)
-        frame = results_table(scores, data.test_labels, data.sets, ks)
-        frames.append(frame.assign(balancing=balancing))
+    for split, batch, labels in (("test", data.test, data.test_labels), ("val", data.val, data.val_labels)):
+        for balancing, model in cscf_models.items():
+            scores = model.score_all(batch, labels)
+            frame = results_table(scores, labels, data.sets, ks, zero_shot=split == "test")
+            dominant = pd.Series(model.dominant(batch)).value_counts(normalize=True)
+            shares = {f"dominant:{m}": float(dominant.get(m, 0.0)) for m in model.modalities}
+            frames.append(frame.assign(balancing=balancing, split=split, **shares))
     table = pd.concat(frames, ignore_index=True)
     main = next(iter(cscf_models))
     metrics = {
         f"multimodal/{row['method']}/{key}": {"value": float(value), "step": 0}
-        for row in table[table["balancing"] == main].to_dict("records")
+        for row in table[(table["balancing"] == main) & (table["split"] == "test")].to_dict("records")
         for key, value in row.items()
-        if key not in ("method", "balancing") and not key.endswith("n_categories") and pd.notna(value)
+        if key not in ("method", "balancing", "split")
+        and not key.endswith("n_categories")
+        and pd.notna(value)
     }
-    dominant = pd.Series(cscf_models[main].dominant(data.test)).value_counts(normalize=True)
-    logger.info("Test samples by dominant modality: %s", dominant.round(3).to_dict())
     return table, results_markdown(table, cscf_models[main]), metrics
 
 
