@@ -2,7 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
-# kedro-mlflow registers its hooks through its entry point; nothing to add here.
+from ovmlr.hooks import ConfigurationChecks
+
+# kedro-mlflow registers its hooks through its entry point.
+HOOKS = (ConfigurationChecks(),)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -17,6 +17,7 @@ from ovmlr.prompting.vocabulary import COOP_PROMPT
 from ovmlr.trained.card import model_card
 from ovmlr.trained.model import TrainedC2SRT, prompt_templates, split_module_state
 from ovmlr.training.alignment import fit_head_alignment
+from ovmlr.training.distributed import DistributedConfig, check_distributed, distributed_fit
 from ovmlr.training.finetune import FinetuneConfig
 from ovmlr.training.fit import best_epoch, fit
 from ovmlr.training.loop import FeatureSplit, TrainingConfig, config_dict, fingerprint
@@ -117,8 +118,12 @@ def train_c2srt(
     finetune_params: dict[str, Any],
     selection_params: dict[str, Any],
     pico_params: dict[str, Any],
+    distributed_params: dict[str, Any],
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
     """Train C²SRT; yields after every epoch so each checkpoint is saved at once.
+
+    With ``training.distributed.enabled`` the epochs run as DDP ranks under torchrun
+    (:mod:`ovmlr.training.distributed`); this node, in the Kedro process, yields rank 0's checkpoints.
 
     Under the ``disjoint`` protocol a selection run (seen categories minus the pseudo-unseen ones, validated
     on seen + pseudo-unseen) trains first; its metrics are logged as ``disjoint/...``. The final run trains
@@ -128,6 +133,8 @@ def train_c2srt(
         ``(checkpoint, epoch metrics for MLflow, run summary)`` per epoch of each run.
     """
     cfg = TrainingConfig.from_params(loop_params)
+    dist = DistributedConfig.from_params(distributed_params)
+    check_distributed(dist, cfg)
     selection = SelectionConfig.from_params(selection_params)
     model_config = resolve_model_config(model_params, backbone_info)
     finetune = finetune_params if cfg.mode == "finetune" else None
@@ -165,8 +172,14 @@ def train_c2srt(
                 f"{role}/{k}": v
                 for k, v in fit_head_alignment(head, train, vocab.subset("seen"), pico_params).items()
             }
-        task = make_training_task(cfg, head, train, val, backbone_spec, image_manifest, finetune)
-        for checkpoint in fit(task, val.labels, vocab.subset("seen"), vocab, cfg, run_id, resume_from):
+        if dist.enabled:
+            checkpoints = distributed_fit(
+                head, train, val, vocab, cfg, model_config, run_id, dist, resume_from
+            )
+        else:
+            task = make_training_task(cfg, head, train, val, backbone_spec, image_manifest, finetune)
+            checkpoints = fit(task, val.labels, vocab.subset("seen"), vocab, cfg, run_id, resume_from)
+        for checkpoint in checkpoints:
             epoch = checkpoint["epoch"]
             metrics = {
                 rename(k): {"value": v, "step": epoch}

@@ -64,6 +64,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:training.finetune",
                     "params:training.selection",
                     "params:training.pico",
+                    "params:training.distributed",
                 ],
                 ["training_checkpoints", "training_history", "training_run"],
                 name="train_c2srt_node",

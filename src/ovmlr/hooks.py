@@ -1,0 +1,23 @@
+"""Project hooks: configuration checks that must fail before any node runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+
+from ovmlr.training.distributed import DistributedConfig, check_distributed
+from ovmlr.training.loop import TrainingConfig
+
+
+class ConfigurationChecks:
+    """Refuses a bad scale-out configuration before the run starts (the node re-checks it when it runs)."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        node_names = {node.name for node in pipeline.nodes}
+        if "training.train_c2srt_node" in node_names:
+            check_distributed(
+                DistributedConfig.from_params(catalog.load("params:training.distributed")),
+                TrainingConfig.from_params(catalog.load("params:training.loop")),
+            )
