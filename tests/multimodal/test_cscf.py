@@ -35,17 +35,26 @@ def _fit(world, params, balancing="none", alignment="cosine"):
 
 
 def test_alignment_scores_categories_outside_the_modality_set(world, fit_params) -> None:
-    """Modality a never trains on c4-c7, yet its aligned cosines still rank those categories."""
-    config = MultimodalTrainingConfig.from_params(fit_params["training"])
+    """Modality a never trains on c4-c7, yet its aligned cosines still rank them, as well as before training
+    (the residual aligner starts at the identity; training on C_a must not destroy the shared space).
+
+    A non-residual aligner (modality b, its own 12-d space) learns the map into the text space only along
+    its own categories' directions, so its zero-shot transfer is weak by construction (documented).
+    """
+    from ovmlr.multimodal.training import modality_scores
+
+    config = MultimodalTrainingConfig.from_params(fit_params["training"] | {"epochs": 10})
     outcome = train_aligners(
         world.train, world.train_labels, world.val, world.val_labels, world.text, world.sets, config
     )
-    from ovmlr.multimodal.training import modality_scores
-
-    scores = modality_scores(outcome.aligner, world.test, world.text)["a"]
     outside = ~world.sets.member["a"]
-    assert scores.shape == world.test_labels.shape
-    assert mean_average_precision(scores[:, outside], world.test_labels[:, outside]) > 0.6
+    trained = modality_scores(outcome.aligner, world.test, world.text)["a"]
+    assert trained.shape == world.test_labels.shape
+    untrained = world.test.features["a"] / np.linalg.norm(world.test.features["a"], axis=1, keepdims=True)
+    before = mean_average_precision(untrained @ world.text.T[:, outside], world.test_labels[:, outside])
+    after = mean_average_precision(trained[:, outside], world.test_labels[:, outside])
+    assert after > 0.6 and after >= before - 0.05
+    assert outcome.best_epoch >= 1
 
 
 @pytest.mark.parametrize("balancing", ["none", "ogm_ge", "cal"])

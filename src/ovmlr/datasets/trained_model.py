@@ -31,7 +31,8 @@ class TrainedModelDataset(AbstractDataset[Any, Any]):
 
     Args:
         path: The model folder.
-        device: Where the loaded model's backbone runs (``cpu``, ``cuda``).
+        device: Where the loaded model's backbone runs (``cpu``, ``cuda``); a CSCF model has no backbone and
+            always loads on the CPU.
         flavour: ``c2srt`` (default) or ``cscf`` (the multimodal model).
         metadata: Kedro-Viz and plugin metadata, ignored here.
     """

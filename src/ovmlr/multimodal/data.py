@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ovmlr.training.vocabulary import label_matrix
+
 ID_COLUMN = "image_id"
 FEATURE_COLUMN = "embedding"
 
@@ -203,6 +205,23 @@ def category_sets_from_frame(
             raise ValueError(f"category set of modality {modality!r} holds unseen categories {bad}")
         member[modality] = flags
     return CategorySets(tuple(names), unseen, member)
+
+
+def vocabulary_labels(
+    table: pd.DataFrame, names: Sequence[str], unseen: np.ndarray, split: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sample ids and int8 labels [N, C] over the vocabulary from a wide label table.
+
+    The project's training-side tables (train, val) hold only the seen categories: an unseen category
+    absent from them is unknown (-1). A test table must hold every category.
+
+    Raises:
+        ValueError: A test table without an unseen column, or any table without a seen column.
+    """
+    absent = [n for n, u in zip(names, unseen, strict=True) if u and n not in table.columns]
+    if absent and split == "test":
+        raise ValueError(f"test_labels lacks unseen category columns {absent[:5]}")
+    return label_matrix(table.assign(**dict.fromkeys(absent, -1)), tuple(names))
 
 
 def modality_labels(labels: np.ndarray, member: np.ndarray) -> np.ndarray:

@@ -6,7 +6,8 @@ Our reading of the abstract (each choice is a parameter of :class:`FusionConfig`
   vector is standardised per sample over the vocabulary, :math:`\hat s_m = (s_m - \bar s_m) / \sigma(s_m)`,
   before any fusion (late fusion too).
 * **Uncertainty** (step 2) is the normalised entropy of the modality's category distribution
-  :math:`p_m = \mathrm{softmax}(\kappa_m s_m)` over the vocabulary,
+  :math:`p_m = \mathrm{softmax}(\kappa_m s_m)` over the seen categories (the union of the sets: the columns
+  its temperature is calibrated on),
   :math:`u_m = H(p_m) / \log C \in [0, 1]`. We take the entropy rather than an evidential estimate because
   it needs no extra head or loss and works on any trained aligner (also a zero-shot one); the sharper the
   distribution, the more one category stands out, the more discriminative the modality is for that sample.
@@ -205,7 +206,8 @@ def fuse(
     """
     names = list(scores)
     standard = {m: standardise(s) for m, s in scores.items()}
-    uncertainty = {m: entropy_uncertainty(s, config.temperature(m)) for m, s in scores.items()}
+    trained = np.any(np.stack(list(member.values())), axis=0)  # the columns κ_m was calibrated on
+    uncertainty = {m: entropy_uncertainty(s[:, trained], config.temperature(m)) for m, s in scores.items()}
     choice = dominant_modality(uncertainty, present)
     out = np.zeros_like(standard[names[0]])
     for index, modality in enumerate(names):

@@ -35,11 +35,12 @@ from .balancing import (
     acceleration,
     bottleneck_weights,
     contributions,
+    gradient_noise,
     normalised,
     normalised_entropy,
     ogm_ge_coefficients,
     positive_mass,
-    scale_gradients,
+    set_learning_rates,
     shared_columns,
 )
 from .data import CategorySets, ModalityBatch, modality_labels
@@ -216,14 +217,32 @@ def train_aligners(  # noqa: PLR0913, PLR0914, PLR0917 - one loop, every input n
         sets: The modalities' category sets.
         config: Hyper-parameters.
     """
-    torch.manual_seed(config.seed)
+    with torch.random.fork_rng(devices=[]):  # dropout and the bottleneck draw from a seeded, private stream
+        torch.manual_seed(config.seed)
+        return _train(train, train_labels, val, val_labels, text, sets, config)
+
+
+def _train(  # noqa: PLR0913, PLR0914, PLR0917 - the loop of train_aligners
+    train: ModalityBatch,
+    train_labels: np.ndarray,
+    val: ModalityBatch,
+    val_labels: np.ndarray,
+    text: np.ndarray,
+    sets: CategorySets,
+    config: MultimodalTrainingConfig,
+) -> TrainingOutcome:
     generator = torch.Generator().manual_seed(config.seed)
     names = list(train.modalities)
     dims = {m: train.features[m].shape[1] for m in names}
     aligner = MultimodalAligner(
         dims, text.shape[1], config.hidden, config.dropout, {m: config.balancing == "cal" for m in names}
     )
-    optimiser = torch.optim.AdamW(aligner.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # one parameter group per modality: the balancing factors act on each modality's step size
+    optimiser = torch.optim.AdamW(
+        [{"params": aligner.aligners[m].parameters(), "modality": m} for m in names],
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+    )
     text_t = torch.from_numpy(text)
     member = {m: torch.from_numpy(sets.member[m]) for m in names}
     seen = ~sets.unseen
@@ -277,12 +296,11 @@ def train_aligners(  # noqa: PLR0913, PLR0914, PLR0917 - one loop, every input n
                 factors = ogm_ge_coefficients(mass, config.ogm_ge["alpha"])
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            if factors:
-                scale_gradients(
-                    aligner.aligners, factors, noise=config.balancing == "ogm_ge", generator=generator
-                )
-                for m in names:
-                    totals[f"factor/{m}"] = totals.get(f"factor/{m}", 0.0) + factors[m]
+            if config.balancing == "ogm_ge":
+                gradient_noise(aligner.aligners, generator)
+            set_learning_rates(optimiser, config.lr, factors)
+            for m, factor in factors.items():
+                totals[f"factor/{m}"] = totals.get(f"factor/{m}", 0.0) + factor
             optimiser.step()
             totals["loss"] += float(loss.detach())
             steps += 1
@@ -300,6 +318,11 @@ def train_aligners(  # noqa: PLR0913, PLR0914, PLR0917 - one loop, every input n
         )
         if record["val_seen_mAP"] > best:
             best, best_epoch, best_state = record["val_seen_mAP"], epoch, copy.deepcopy(aligner.state_dict())
+    if best_state is None:
+        raise ValueError(
+            "multimodal training: the validation mAP over the seen categories was never finite (no "
+            "sample has a positive among them?); check val_labels and the category sets"
+        )
     aligner.load_state_dict(best_state)
     aligner.eval()
     return TrainingOutcome(aligner, best_epoch, history)

@@ -14,35 +14,28 @@ from matplotlib.figure import Figure
 from ovmlr.backbones.features import encode_prompts
 from ovmlr.backbones.loading import load_backbone, resolve_device
 from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.data.tagged_art.titles import mosaic_titles
 from ovmlr.datasets.mlflow_registry import ModelRegistration
+from ovmlr.multimodal.card import cscf_card, cscf_description
 from ovmlr.multimodal.data import (
     MultimodalSplits,
     align_modalities,
     category_sets_from_frame,
     modality_table,
+    vocabulary_labels,
 )
 from ovmlr.multimodal.evaluation import results_table, robustness_curves
 from ovmlr.multimodal.fit import fit_cscf
 from ovmlr.multimodal.trained import TrainedCSCF
 from ovmlr.reporting.multimodal import plot_robustness, results_markdown
-from ovmlr.training.vocabulary import ENSEMBLE, label_matrix, text_feature_matrix
+from ovmlr.training.vocabulary import ENSEMBLE, text_feature_matrix
 
 logger = logging.getLogger(__name__)
 
 
 def tagged_art_sample_texts(mosaic_layout: pd.DataFrame, tagged_art_items: pd.DataFrame) -> pd.DataFrame:
-    """The text modality of the offline default: each mosaic's item titles, in tile order, joined by '; '.
-
-    Returns:
-        ``image_id``, ``text``.
-    """
-    titles = tagged_art_items.drop_duplicates("item_id").set_index("item_id")["title"].astype(str)
-    missing = sorted(set(mosaic_layout["item_id"]) - set(titles.index))
-    if missing:
-        raise ValueError(f"mosaic_layout names items without a title in tagged_art_items: {missing[:5]}")
-    layout = mosaic_layout.sort_values(["image_id", "tile"]).assign(title=lambda f: f["item_id"].map(titles))
-    texts = layout.groupby("image_id", sort=True)["title"].agg(lambda t: "; ".join(s.strip() for s in t))
-    return texts.rename("text").reset_index()
+    """The text modality of the offline default: each mosaic's item titles (``image_id``, ``text``)."""
+    return mosaic_titles(mosaic_layout, tagged_art_items)
 
 
 def encode_sample_texts(
@@ -99,7 +92,7 @@ def assemble_multimodal_splits(  # noqa: PLR0913, PLR0917 - Kedro passes node in
     sets = category_sets_from_frame(modality_category_sets, names, tuple(category_split["role"]), modalities)
     batches, labels = {}, {}
     for split, table in (("train", train_labels), ("val", val_labels), ("test", test_labels)):
-        ids, y = _vocabulary_labels(table, names, sets.unseen, split)
+        ids, y = vocabulary_labels(table, names, sets.unseen, split)
         batches[split] = align_modalities(tables, ids, modalities, require_all=split != "test", where=split)
         labels[split] = y
     ids = category_split["category_id"].to_numpy(dtype=np.int64)
@@ -114,17 +107,6 @@ def assemble_multimodal_splits(  # noqa: PLR0913, PLR0917 - Kedro passes node in
         category_ids=ids,
         sets=sets,
     )
-
-
-def _vocabulary_labels(
-    table: pd.DataFrame, names: tuple[str, ...], unseen: np.ndarray, split: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Labels over the vocabulary; an unseen category absent from a training-side table is unknown (-1)."""
-    absent = [n for n, u in zip(names, unseen, strict=True) if u and n not in table.columns]
-    if absent and split == "test":
-        raise ValueError(f"test_labels lacks unseen category columns {absent[:5]}")
-    ids, y = label_matrix(table.assign(**dict.fromkeys(absent, -1)), names)
-    return ids, y
 
 
 def train_cscf_models(
@@ -211,34 +193,18 @@ def register_cscf(
     """The configured balancing's model, for the model folder and the MLflow registry (champion by val)."""
     balancing, model = next(iter(cscf_models.items()))
     best_val = max(t["val_seen_mAP"] for t in model.info["gamma_trials"])
-    test = multimodal_results[
-        (multimodal_results["balancing"] == balancing) & (multimodal_results["method"] == "cscf")
+    results = multimodal_results
+    test = results[
+        (results["balancing"] == balancing) & (results["method"] == "cscf") & (results["split"] == "test")
     ]
-    row = test.iloc[0]
-    description = (
-        f"CSCF ({balancing} balancing, {model.info['alignment']} alignment) on '{dataset}', modalities "
-        f"{list(model.modalities)}; test union mAP {row['union/mAP']:.4f}, ZSL mAP {row['zsl/mAP']:.4f}, "
-        f"GZSL mAP {row['gzsl/mAP']:.4f}"
-    )
-    card = "\n".join(
-        [
-            f"# CSCF model ({dataset})",
-            "",
-            description,
-            "",
-            f"- best epoch {model.info['best_epoch']}, fusion {model.fusion.to_dict()}",
-            "- category sets: "
-            + ", ".join(f"{m}: {int(f.sum())}" for m, f in model.sets.member.items())
-            + f", unseen: {int(model.sets.unseen.sum())}",
-        ]
-    )
+    row = test.iloc[0].to_dict()
     return model, ModelRegistration(
         trained=model,
         dataset=dataset,
         selection_metric="val_seen_mAP",
         selection_value=best_val,
-        description=description,
-        model_card=card,
+        description=cscf_description(model, row, dataset),
+        model_card=cscf_card(model, row, dataset),
         force_champion=force_champion,
         tags={"ovmlr.balancing": balancing, "ovmlr.alignment": model.info["alignment"]},
     )
