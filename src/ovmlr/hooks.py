@@ -6,6 +6,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from ovmlr.backbones.ray_engine import check_engine
 from ovmlr.training.distributed import DistributedConfig, check_distributed
 from ovmlr.training.loop import TrainingConfig
 
@@ -16,6 +17,8 @@ class ConfigurationChecks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         node_names = {node.name for node in pipeline.nodes}
+        if "feature_extraction.extract_image_embeddings_node" in node_names:
+            check_engine(catalog.load("params:feature_extraction"))
         if "training.train_c2srt_node" in node_names:
             check_distributed(
                 DistributedConfig.from_params(catalog.load("params:training.distributed")),

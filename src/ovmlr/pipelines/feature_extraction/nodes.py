@@ -12,23 +12,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from ovmlr.backbones import (
     ENSEMBLE,
     BackboneSpec,
-    LoadedBackbone,
     category_text_features,
-    encode_image_tokens,
     load_backbone,
     resolve_device,
 )
-from ovmlr.backbones.images import ImageFileDataset, hash_files, resolve_paths, stat_files
+from ovmlr.backbones.extraction import encode_images
+from ovmlr.backbones.images import hash_files, resolve_paths, stat_files
+from ovmlr.backbones.ray_engine import check_engine, encode_images_ray
 from ovmlr.datasets.embedding_cache import EmbeddingChunk, EmbeddingStore
 from ovmlr.metrics import mean_average_precision, zsl_gzsl_metrics
-from ovmlr.reporting.progress import refresh_interval
 
 logger = logging.getLogger(__name__)
 
@@ -87,64 +83,6 @@ def images_to_encode(image_hashes: pd.DataFrame, cached: pd.DataFrame) -> pd.Dat
     return todo.drop_duplicates("image_key").reset_index(drop=True)
 
 
-def _batches(loaded: LoadedBackbone, paths: list[str], params: dict[str, Any]) -> DataLoader:
-    size = tuple(int(s) for s in loaded.model.visual.image_size)
-    dataset = ImageFileDataset(paths, loaded.preprocess, size, skip_errors=True)
-    return DataLoader(
-        dataset,
-        batch_size=params["batch_size"],
-        num_workers=params["num_workers"],
-        shuffle=False,
-        pin_memory=loaded.device.type == "cuda",
-    )
-
-
-@torch.inference_mode()
-def encode_images(
-    loaded: LoadedBackbone, todo: pd.DataFrame, params: dict[str, Any]
-) -> Iterator[EmbeddingChunk]:
-    """Encode ``todo`` images batch by batch, with a progress bar (images/s).
-
-    Yields:
-        One :class:`EmbeddingChunk` per ``chunk_size`` images (rounded up to whole batches), so each is
-        saved as a cache shard as soon as it is complete.
-    """
-    keys, paths = todo["image_key"].tolist(), todo["path"].tolist()
-    buffer: list[tuple[np.ndarray, np.ndarray, list[str]]] = []
-    done = emitted = 0
-    bar = {"unit": "img", "desc": "image features", "mininterval": refresh_interval()}
-    with tqdm(total=len(paths), **bar) as progress:
-        for images, errors in _batches(loaded, paths, params):
-            global_feats, patch_feats = encode_image_tokens(loaded.model.visual, images.to(loaded.device))
-            buffer.append(
-                (global_feats.float().cpu().numpy(), patch_feats.float().cpu().numpy(), list(errors))
-            )
-            done += len(errors)
-            progress.update(len(errors))
-            if done - emitted >= params["chunk_size"] or done == len(paths):
-                yield _chunk(loaded.spec.backbone_id, keys[emitted:done], paths[emitted:done], buffer)
-                buffer, emitted = [], done
-
-
-def _chunk(
-    backbone_id: str,
-    keys: list[str],
-    paths: list[str],
-    buffer: list[tuple[np.ndarray, np.ndarray, list[str]]],
-) -> EmbeddingChunk:
-    errors = [e or None for part in buffer for e in part[2]]
-    for path, error in zip(paths, errors, strict=True):
-        if error:
-            logger.warning("Image %s skipped: %s", path, error)
-    return EmbeddingChunk(
-        backbone_id,
-        keys,
-        np.concatenate([p[0] for p in buffer]),
-        np.concatenate([p[1] for p in buffer]),
-        errors,
-    )
-
-
 def extract_image_embeddings(
     image_hashes: pd.DataFrame,
     image_embedding_index: EmbeddingStore,
@@ -154,11 +92,13 @@ def extract_image_embeddings(
     """Encode the images missing from the cache (Eq. 1: global ``f_G^CLIP`` and patch features ``F_p``).
 
     A generator node: every yielded chunk is saved at once as one shard, so an interrupted run keeps what
-    it computed and the next run resumes. Yields one empty chunk when nothing is new.
+    it computed and the next run resumes. Yields one empty chunk when nothing is new. ``engine: ray``
+    encodes on Ray Data workers (:mod:`ovmlr.backbones.ray_engine`); the shards are still written here.
 
     Raises:
         ValueError: The cache was opened for another backbone than ``backbone_spec``.
     """
+    check_engine(params)
     spec = BackboneSpec.from_dict(backbone_spec)
     if image_embedding_index.backbone_id != spec.backbone_id:
         raise ValueError(
@@ -169,6 +109,9 @@ def extract_image_embeddings(
     logger.info("%d new images to encode with backbone %s", len(todo), spec.backbone_id)
     if todo.empty:
         yield EmbeddingChunk.empty(spec.backbone_id, 0, 0)
+        return
+    if params.get("engine", "local") == "ray":
+        yield from encode_images_ray(backbone_spec, todo, params)
         return
     loaded = load_backbone(spec, resolve_device(params["device"]))
     yield from encode_images(loaded, todo, params)
