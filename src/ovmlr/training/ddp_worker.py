@@ -88,6 +88,8 @@ def run(job: Job, rank: int, world_size: int) -> None:
             task, np.asarray(val.labels), job.vocab_seen, job.vocab_all, config, job.run_id, job.resume_from
         ):
             if rank == 0:
+                last = checkpoint["history"][-1]  # the same dict as fit's own history: adjusted once
+                last["train/images_per_s"] = last["train/images_per_s"] * world_size  # all ranks together
                 path = checkpoint_path(job.folder, int(checkpoint["epoch"]))
                 torch.save(checkpoint, path)
                 path.with_suffix(".done").touch()
