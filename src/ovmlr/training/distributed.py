@@ -124,8 +124,9 @@ def _save_arrays(folder: Path, prefix: str, values: dict[str, np.ndarray]) -> No
         np.save(folder / f"{prefix}.{name}.npy", array.astype(str) if array.dtype == object else array)
 
 
-def _load_arrays(folder: Path, prefix: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    return {name: np.load(folder / f"{prefix}.{name}.npy", mmap_mode="r") for name in names}
+def _load_arrays(folder: Path, prefix: str, names: tuple[str, ...], mmap: bool) -> dict[str, np.ndarray]:
+    """The arrays of one prefix; ``mmap``: memory-mapped read-only (features), else read into memory."""
+    return {name: np.load(folder / f"{prefix}.{name}.npy", mmap_mode="r" if mmap else None) for name in names}
 
 
 def write_job(  # noqa: PLR0913 - the job is everything a rank needs
@@ -195,12 +196,12 @@ def read_job(folder: str | Path) -> Job:
     if not meta_path.is_file():
         raise FileNotFoundError(f"{meta_path} does not exist: not a training job folder")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    splits = {p: FeatureSplit(**_load_arrays(folder, p, _SPLIT_ARRAYS)) for p in ("train", "val")}
+    splits = {p: FeatureSplit(**_load_arrays(folder, p, _SPLIT_ARRAYS, mmap=True)) for p in ("train", "val")}
     vocabs = {
         p: Vocabulary(
             names=tuple(meta[p]["names"]),
             roles=tuple(meta[p]["roles"]),
-            **_load_arrays(folder, p, _VOCAB_ARRAYS),
+            **_load_arrays(folder, p, _VOCAB_ARRAYS, mmap=False),
         )
         for p in ("vocab_seen", "vocab_all")
     }

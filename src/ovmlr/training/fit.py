@@ -157,6 +157,7 @@ def fit(
             cfg,
             epoch,
             scaler,
+            precision,
         )
         stats.update(validation_metrics(task.val_scores(model, vocab_all), val_labels, vocab_all, cfg.ks))
         stats["epoch"] = float(epoch)

@@ -186,14 +186,17 @@ def train_one_epoch(
     cfg: TrainingConfig,
     epoch: int,
     scaler: torch.amp.GradScaler | None = None,
+    precision: str | None = None,
 ) -> dict[str, float]:
     """One pass over the training items; returns mean losses and images/s.
 
     The forward pass and loss run under :func:`precision_autocast` (weights and optimiser stay float32;
-    fp16 scales the loss with ``scaler``, :func:`grad_scaler`, which the caller keeps across epochs).
+    fp16 scales the loss with ``scaler``, :func:`grad_scaler`, which the caller keeps across epochs, as it
+    passes the ``precision`` it resolved once per run).
     """
     device = vocabulary[0].device  # the text features live where the model trains
-    precision = resolve_precision(cfg.precision, device, "training.loop.precision", autocast=True)
+    if precision is None:  # resolved by the caller once per run (``fit``), or here for a lone epoch
+        precision = resolve_precision(cfg.precision, device, "training.loop.precision", autocast=True)
     scaler = scaler if scaler is not None else grad_scaler(precision, device)
     order = torch.randperm(n_items, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
     totals: dict[str, float] = {}
