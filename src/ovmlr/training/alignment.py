@@ -1,14 +1,16 @@
-"""PICO weights fitted into a head before training (``alignment: pico``), on the training split only."""
+"""PICO weights fitted on the training split only: into a head before training (``alignment: pico``), and for
+the zero-shot baseline (the evaluation pipeline and the ablation runner share :func:`fit_zero_shot_pico`)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from ovmlr.alignment.pico import PICOConfig, fit_pico
+from ovmlr.alignment.pico import PICOConfig, PICOWeights, fit_pico
 from ovmlr.training.loop import FeatureSplit
 from ovmlr.training.vocabulary import Vocabulary
 
@@ -46,3 +48,21 @@ def fit_head_alignment(
         len(fitted.history),
     )
     return scores
+
+
+def fit_zero_shot_pico(
+    train_global: np.ndarray, train_labels: np.ndarray, seen_text: np.ndarray, params: dict[str, Any] | None
+) -> PICOWeights:
+    """PICO's weights for the zero-shot baseline: the training split's frozen global features and seen labels,
+    and the seen categories' text features the baseline scores with.
+
+    Shapes:
+        train_global: [N, D], train_labels: [N, C_seen], seen_text: [C_seen, D] → weights [D]
+    """
+    fitted = fit_pico(train_global, seen_text, train_labels, PICOConfig.from_params(params))
+    logger.info(
+        "PICO (zero-shot baseline) on %d training images: training mAP %s",
+        len(train_global),
+        {k: round(v, 4) for k, v in fitted.scores.items()},
+    )
+    return fitted

@@ -26,7 +26,8 @@ NEIGHBOURS = np.array([[1, 2], [0, 3], [3, 0], [2, 1], [0, 1], [2, 3]], dtype=np
 
 
 class FakeEmbeddings:
-    """The ``image_embeddings`` contract: ``load(keys) -> (global [n, D], patches [n, P, D])``."""
+    """The ``image_embeddings`` contract: ``load(keys) -> (global [n, D], patches [n, P, D])``,
+    ``load_global(keys) -> global [n, D]``."""
 
     def __init__(self, keys: list[str], global_feats: np.ndarray, patch_feats: np.ndarray) -> None:
         self._index = {k: i for i, k in enumerate(keys)}
@@ -35,6 +36,9 @@ class FakeEmbeddings:
     def load(self, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
         rows = [self._index[k] for k in keys]
         return self._global[rows], self._patches[rows]
+
+    def load_global(self, keys: list[str]) -> np.ndarray:
+        return self.load(keys)[0]
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from ovmlr.alignment.pico import PICOConfig, fit_pico, weighted_cosine
+from ovmlr.alignment.pico import weighted_cosine
 from ovmlr.evaluation.ablation_plan import (
     row_relation,
     row_setting,
@@ -38,6 +38,7 @@ from ovmlr.reporting.sweeps import (
     sweep_markdown,
 )
 from ovmlr.reporting.tables import markdown_table
+from ovmlr.training.alignment import fit_zero_shot_pico
 from ovmlr.training.finetune import FinetuneConfig
 from ovmlr.training.loop import FeatureSplit, TrainingConfig, fingerprint
 from ovmlr.training.selected import train_selected_model
@@ -141,9 +142,7 @@ def baseline_metrics(
             if train is None:
                 raise ValueError("the zero_shot_pico baseline fits its weights on the training split")
             seen = vocabulary.subset("seen")
-            fitted = fit_pico(
-                train.global_feats, seen.text, train.labels, PICOConfig.from_params(pico_params)
-            )
+            fitted = fit_zero_shot_pico(train.global_feats, train.labels, seen.text, pico_params)
             scores = weighted_cosine(g, text, torch.as_tensor(fitted.weights, dtype=g.dtype))
         elif name == "mkt_style":
             k = min(mkt_k, test.patch_feats.shape[1])

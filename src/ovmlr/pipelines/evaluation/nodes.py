@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ovmlr.alignment.pico import PICOConfig, PICOWeights, fit_pico
+from ovmlr.alignment.pico import PICOWeights
 from ovmlr.evaluation.attention import attention_report
 from ovmlr.evaluation.scoring import (
     baseline_scores,
@@ -45,9 +45,10 @@ from ovmlr.reporting.images import read_manifest_images
 from ovmlr.reporting.pico import pico_weights_table, plot_pico_weights
 from ovmlr.reporting.style import message_figure
 from ovmlr.trained.model import TrainedC2SRT
+from ovmlr.training.alignment import fit_zero_shot_pico
 from ovmlr.training.loop import FeatureSplit, resolve_device
 from ovmlr.training.splits import assemble_split
-from ovmlr.training.vocabulary import Vocabulary, text_feature_matrix
+from ovmlr.training.vocabulary import Vocabulary, label_matrix, text_feature_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -129,14 +130,11 @@ def fit_zero_shot_alignment(
     the baseline scores with); ``training.pico`` settings."""
     seen = evaluation_vocabulary.subset("seen")
     text = text_feature_matrix(text_features, seen.category_ids, baseline_params["prompt"])
-    train = assemble_split(image_embeddings, image_keys, train_labels, evaluation_vocabulary, role="seen")
-    fitted = fit_pico(train.global_feats, text, train.labels, PICOConfig.from_params(pico_params))
-    logger.info(
-        "PICO (zero-shot baseline) on %d training images: training mAP %s",
-        len(train),
-        {k: round(v, 4) for k, v in fitted.scores.items()},
-    )
-    return fitted
+    image_ids, labels = label_matrix(train_labels, seen.names)
+    key_of = image_keys.drop_duplicates("image_id").set_index("image_id")["image_key"]
+    cached = np.isin(image_ids, key_of.index.to_numpy())  # global features only: no patch tensor loaded
+    train_global = image_embeddings.load_global(key_of.loc[image_ids[cached]].tolist())
+    return fit_zero_shot_pico(train_global, labels[cached], text, pico_params)
 
 
 def report_pico_weights(evaluation_pico_weights: PICOWeights) -> tuple[pd.DataFrame, Figure]:
