@@ -118,3 +118,22 @@ def test_registry_round_trip(world, fit_params) -> None:
         pd.DataFrame({"a": list(world.test.features["a"][:2]), "b": list(world.test.features["b"][:2])})
     )
     assert scored.shape[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"alignment": "dot"}, "alignment must be one of"),
+        ({"fusion": {"gamma_grid": {"own": [0.0]}}}, "gamma_grid must have keys 'own' and 'other'"),
+        ({"fusion": {"temperature_grid": None}}, "temperature_grid must have keys min, max, steps"),
+        ({"training": {"balancing": "grad_blend"}}, "balancing must be one of"),
+    ],
+)
+def test_fit_names_a_bad_setting(world, fit_params, change, message) -> None:
+    params = fit_params | {
+        "fusion": fit_params["fusion"] | change.get("fusion", {}),
+        "training": fit_params["training"] | change.get("training", {}),
+    }
+    balancing = params["training"].get("balancing", "none")
+    with pytest.raises(ValueError, match=message):
+        _fit(world, params, balancing, alignment=change.get("alignment", "cosine"))
