@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -137,3 +139,23 @@ def test_fit_names_a_bad_setting(world, fit_params, change, message) -> None:
     balancing = params["training"].get("balancing", "none")
     with pytest.raises(ValueError, match=message):
         _fit(world, params, balancing, alignment=change.get("alignment", "cosine"))
+
+
+def test_zero_shot_ensemble_of_a_residual_modality(world, fit_params) -> None:
+    """s_m = (1 - w) aligned cosine + w zero-shot cosine, for the residual modality a only; w from the grid."""
+    params = fit_params | {"fusion": fit_params["fusion"] | {"zero_shot_weight_grid": [0.0, 1.0]}}
+    model = _fit(world, params)
+    assert model.fusion.zero_shot_weight in (0.0, 1.0)
+    zero_shot = model.with_fusion(dataclasses.replace(model.fusion, zero_shot_weight=1.0))
+    aligned = model.with_fusion(dataclasses.replace(model.fusion, zero_shot_weight=0.0))
+    x = world.test.features["a"] / np.linalg.norm(world.test.features["a"], axis=1, keepdims=True)
+    np.testing.assert_allclose(zero_shot.modality_scores(world.test)["a"], x @ world.text.T, atol=1e-5)
+    half = model.with_fusion(dataclasses.replace(model.fusion, zero_shot_weight=0.5)).modality_scores(
+        world.test
+    )
+    expected = 0.5 * aligned.modality_scores(world.test)["a"] + 0.5 * x @ world.text.T
+    np.testing.assert_allclose(half["a"], expected, atol=1e-5)
+    # b lives in its own space: no zero-shot term
+    np.testing.assert_allclose(half["b"], aligned.modality_scores(world.test)["b"])
+    with pytest.raises(ValueError, match="zero_shot_weight_grid must list weights in"):
+        _fit(world, fit_params | {"fusion": fit_params["fusion"] | {"zero_shot_weight_grid": [1.5]}})

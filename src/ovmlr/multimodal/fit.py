@@ -4,7 +4,10 @@ Steps: train the aligners (:func:`~ovmlr.multimodal.training.train_aligners`, be
 ``alignment: pico`` fit each modality's PICO weights on its aligned training features and own categories;
 choose the refinement's γ_own and γ_other on the validation split (mAP over the seen categories of the CSCF
 scores, over the grid of ``fusion.gamma_grid``), after calibrating each modality's uncertainty temperature
-on the same split (:func:`~ovmlr.multimodal.fusion.calibrate_temperature`) — never on the test split.
+on the same split (:func:`~ovmlr.multimodal.fusion.calibrate_temperature`), for every zero-shot weight of
+``fusion.zero_shot_weight_grid`` (residual modalities' score ensemble,
+:meth:`~ovmlr.multimodal.trained.TrainedCSCF.modality_scores`); the best combination on validation is kept —
+never anything on the test split.
 """
 
 from __future__ import annotations
@@ -93,6 +96,11 @@ def fit_cscf(  # noqa: PLR0913, PLR0917 - the whole recipe, every input named
         raise ValueError(
             f"multimodal.fusion.temperature_grid must have keys min, max, steps; got {kappa_grid}"
         )
+    zero_shot_grid = fusion.pop("zero_shot_weight_grid", [0.0])
+    if not zero_shot_grid or any(not 0.0 <= float(w) <= 1.0 for w in zero_shot_grid):
+        raise ValueError(
+            f"multimodal.fusion.zero_shot_weight_grid must list weights in [0, 1], got {zero_shot_grid}"
+        )
     config = MultimodalTrainingConfig.from_params(training)
     outcome = train_aligners(train, train_labels, val, val_labels, text, sets, config)
     weights = (
@@ -116,14 +124,21 @@ def fit_cscf(  # noqa: PLR0913, PLR0917 - the whole recipe, every input named
             "balancing": config.balancing,
         },
     )
-    val_scores = model.modality_scores(val)
     kappas = np.geomspace(kappa_grid["min"], kappa_grid["max"], int(kappa_grid["steps"]))
-    temperatures = {
-        m: calibrate_temperature(val_scores[m], val_labels, ~sets.unseen, kappas) for m in model.modalities
-    }
-    logger.info("CSCF uncertainty temperatures (calibrated on val): %s", temperatures)
-    model = model.with_fusion(replace(model.fusion, temperatures=temperatures))
-    chosen, trials = choose_gammas(model, val, val_labels, grid["own"], grid["other"])
-    model = model.with_fusion(chosen)
-    model.info["gamma_trials"] = trials
+    best = None
+    for weight in zero_shot_grid:
+        candidate = model.with_fusion(replace(model.fusion, zero_shot_weight=float(weight)))
+        val_scores = candidate.modality_scores(val)
+        temperatures = {
+            m: calibrate_temperature(val_scores[m], val_labels, ~sets.unseen, kappas)
+            for m in model.modalities
+        }
+        candidate = candidate.with_fusion(replace(candidate.fusion, temperatures=temperatures))
+        chosen, trials = choose_gammas(candidate, val, val_labels, grid["own"], grid["other"])
+        value = max(t["val_seen_mAP"] for t in trials)
+        logger.info("zero_shot_weight %.2f: temperatures %s, val seen mAP %.4f", weight, temperatures, value)
+        if best is None or value > best[0]:
+            best = (value, candidate.with_fusion(chosen), trials)
+    model = best[1]
+    model.info["gamma_trials"] = [t | {"zero_shot_weight": model.fusion.zero_shot_weight} for t in best[2]]
     return model

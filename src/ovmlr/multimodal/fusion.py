@@ -53,11 +53,18 @@ class FusionConfig:
     similarity_temperature: float = 0.05  # softmax temperature of S's rows over their cosines
     gamma_own: float = 0.25  # γ on the dominant modality's own categories
     gamma_other: float = 1.0  # γ on every other category
+    zero_shot_weight: float = (
+        0.0  # w of the residual modalities' zero-shot term (TrainedCSCF.modality_scores)
+    )
 
     def __post_init__(self) -> None:
         if self.similarity_temperature <= 0:
             raise ValueError(
                 f"multimodal.fusion.similarity_temperature must be > 0, got {self.similarity_temperature}"
+            )
+        if not 0.0 <= self.zero_shot_weight <= 1.0:
+            raise ValueError(
+                f"multimodal.fusion.zero_shot_weight must be in [0, 1], got {self.zero_shot_weight}"
             )
         bad = {m: k for m, k in self.temperatures.items() if not k > 0}
         if bad:

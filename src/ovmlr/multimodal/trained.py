@@ -80,10 +80,30 @@ class TrainedCSCF:
                 )
 
     def modality_scores(self, batch: ModalityBatch) -> dict[str, np.ndarray]:
-        """Every modality's cosines (PICO-weighted when fitted). modality → [N, C]."""
+        r"""Every modality's scores over the vocabulary. modality → [N, C].
+
+        The aligned cosine (PICO-weighted when fitted); for a residual modality (features already in the text
+        space) mixed with its zero-shot cosine, as C²SRT's Eq. 10 ensemble does for the image:
+
+        .. math::
+            s_m = (1 - w)\cos(g_m(x_m), t) + w \cos(x_m, t),\qquad w = \text{fusion.zero\_shot\_weight}
+
+        Training on :math:`C_m` pulls the space away from the other categories; the zero-shot term keeps
+        what the untrained features knew about them (w is chosen on validation).
+        """
         self._check(batch)
         weights = {m: w.weights for m, w in self.pico.items()} or None
-        return modality_scores(self.aligner, batch, self.text, weights)
+        scores = modality_scores(self.aligner, batch, self.text, weights)
+        w = self.fusion.zero_shot_weight
+        if w == 0:
+            return scores
+        text_unit = self.text / np.maximum(np.linalg.norm(self.text, axis=1, keepdims=True), 1e-12)
+        for m in self.modalities:
+            if self.aligner.aligners[m].residual:
+                x = batch.features[m]
+                unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+                scores[m] = ((1.0 - w) * scores[m] + w * (unit @ text_unit.T)).astype(np.float32)
+        return scores
 
     def similarity(self) -> np.ndarray:
         """The class-similarity matrix S of the refinement. [C, C]."""
