@@ -142,7 +142,7 @@ def test_fit_names_a_bad_setting(world, fit_params, change, message) -> None:
 
 
 def test_zero_shot_ensemble_of_a_residual_modality(world, fit_params) -> None:
-    """s_m = (1 - w) aligned cosine + w zero-shot cosine, for the residual modality a only; w from the grid."""
+    """s_m = (1 - w) aligned + w zero-shot cosine, for the residual modality a only; w from the grid."""
     params = fit_params | {"fusion": fit_params["fusion"] | {"zero_shot_weight_grid": [0.0, 1.0]}}
     model = _fit(world, params)
     assert model.fusion.zero_shot_weight in (0.0, 1.0)
