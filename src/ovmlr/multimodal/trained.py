@@ -89,7 +89,8 @@ class TrainedCSCF:
             s_m = (1 - w)\cos(g_m(x_m), t) + w \cos(x_m, t),\qquad w = \text{fusion.zero\_shot\_weight}
 
         Training on :math:`C_m` pulls the space away from the other categories; the zero-shot term keeps
-        what the untrained features knew about them (w is chosen on validation).
+        what the untrained features knew about them (w is chosen on validation). The zero-shot term is the
+        plain cosine also under ``alignment: pico`` (the PICO weights are fitted on the aligned features).
         """
         self._check(batch)
         weights = {m: w.weights for m, w in self.pico.items()} or None
