@@ -18,8 +18,9 @@ the modalities.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -198,6 +199,21 @@ def _cal_contribution(
     return contributions(information, confidence)
 
 
+def _private_seed(function: Callable[..., TrainingOutcome]) -> Callable[..., TrainingOutcome]:
+    """Run ``function`` on a private global RNG stream seeded with its ``config.seed`` (dropout and the
+    bottleneck's sampling draw from it), leaving the caller's stream as it was."""
+
+    @functools.wraps(function)
+    def seeded(*args: Any, **kwargs: Any) -> TrainingOutcome:
+        config = kwargs["config"] if "config" in kwargs else args[-1]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            return function(*args, **kwargs)
+
+    return seeded
+
+
+@_private_seed
 def train_aligners(  # noqa: PLR0913, PLR0914, PLR0917 - one loop, every input named
     train: ModalityBatch,
     train_labels: np.ndarray,
@@ -217,20 +233,6 @@ def train_aligners(  # noqa: PLR0913, PLR0914, PLR0917 - one loop, every input n
         sets: The modalities' category sets.
         config: Hyper-parameters.
     """
-    with torch.random.fork_rng(devices=[]):  # dropout and the bottleneck draw from a seeded, private stream
-        torch.manual_seed(config.seed)
-        return _train(train, train_labels, val, val_labels, text, sets, config)
-
-
-def _train(  # noqa: PLR0913, PLR0914, PLR0917 - the loop of train_aligners
-    train: ModalityBatch,
-    train_labels: np.ndarray,
-    val: ModalityBatch,
-    val_labels: np.ndarray,
-    text: np.ndarray,
-    sets: CategorySets,
-    config: MultimodalTrainingConfig,
-) -> TrainingOutcome:
     generator = torch.Generator().manual_seed(config.seed)
     names = list(train.modalities)
     dims = {m: train.features[m].shape[1] for m in names}
