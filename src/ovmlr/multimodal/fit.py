@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,54 @@ def choose_gammas(
     return best[1], trials
 
 
+@dataclass(frozen=True)
+class FusionSearch:
+    """What validation chooses among (``multimodal.fusion``'s grids)."""
+
+    gamma_own: tuple[float, ...]
+    gamma_other: tuple[float, ...]
+    temperature_grid: tuple[float, float, int]  # min, max, steps of the log-spaced κ candidates
+    zero_shot_weights: tuple[float, ...] = (0.0,)
+
+    def temperatures(self) -> np.ndarray:
+        """The κ candidates. [steps]"""
+        low, high, steps = self.temperature_grid
+        return np.geomspace(low, high, steps)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> tuple[FusionConfig, FusionSearch]:
+        """Split ``multimodal.fusion`` into the fixed :class:`FusionConfig` and the grids; a ValueError names
+        a missing or malformed grid."""
+        params = dict(params)
+        grid = params.pop("gamma_grid", None)
+        if (
+            not isinstance(grid, Mapping)
+            or set(grid) != {"own", "other"}
+            or not grid["own"]
+            or not grid["other"]
+        ):
+            raise ValueError(
+                f"multimodal.fusion.gamma_grid must have keys 'own' and 'other' (non-empty), got {grid}"
+            )
+        kappa = params.pop("temperature_grid", None)
+        if not isinstance(kappa, Mapping) or set(kappa) != {"min", "max", "steps"}:
+            raise ValueError(
+                f"multimodal.fusion.temperature_grid must have keys min, max, steps; got {kappa}"
+            )
+        weights = tuple(float(w) for w in params.pop("zero_shot_weight_grid", [0.0]))
+        if not weights or any(not 0.0 <= w <= 1.0 for w in weights):
+            raise ValueError(
+                f"multimodal.fusion.zero_shot_weight_grid must list weights in [0, 1], got {weights}"
+            )
+        search = cls(
+            tuple(float(g) for g in grid["own"]),
+            tuple(float(g) for g in grid["other"]),
+            (float(kappa["min"]), float(kappa["max"]), int(kappa["steps"])),
+            weights,
+        )
+        return FusionConfig(**params), search
+
+
 def fit_cscf(  # noqa: PLR0913, PLR0917 - the whole recipe, every input named
     train: ModalityBatch,
     train_labels: np.ndarray,
@@ -87,20 +135,7 @@ def fit_cscf(  # noqa: PLR0913, PLR0917 - the whole recipe, every input named
     """
     if alignment not in ALIGNMENTS:
         raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
-    fusion = dict(fusion)
-    grid = fusion.pop("gamma_grid", None)
-    if grid is None or set(grid) != {"own", "other"}:
-        raise ValueError(f"multimodal.fusion.gamma_grid must have keys 'own' and 'other', got {grid}")
-    kappa_grid = fusion.pop("temperature_grid", None)
-    if not kappa_grid or set(kappa_grid) != {"min", "max", "steps"}:
-        raise ValueError(
-            f"multimodal.fusion.temperature_grid must have keys min, max, steps; got {kappa_grid}"
-        )
-    zero_shot_grid = fusion.pop("zero_shot_weight_grid", [0.0])
-    if not zero_shot_grid or any(not 0.0 <= float(w) <= 1.0 for w in zero_shot_grid):
-        raise ValueError(
-            f"multimodal.fusion.zero_shot_weight_grid must list weights in [0, 1], got {zero_shot_grid}"
-        )
+    base, search = FusionSearch.from_params(fusion)
     config = MultimodalTrainingConfig.from_params(training)
     outcome = train_aligners(train, train_labels, val, val_labels, text, sets, config)
     weights = (
@@ -114,7 +149,7 @@ def fit_cscf(  # noqa: PLR0913, PLR0917 - the whole recipe, every input named
         text=text,
         category_ids=np.asarray(category_ids, dtype=np.int64),
         training=config,
-        fusion=FusionConfig(**fusion),
+        fusion=base,
         pico=weights,
         info=dict(info or {})
         | {
@@ -124,9 +159,9 @@ def fit_cscf(  # noqa: PLR0913, PLR0917 - the whole recipe, every input named
             "balancing": config.balancing,
         },
     )
-    kappas = np.geomspace(kappa_grid["min"], kappa_grid["max"], int(kappa_grid["steps"]))
+    kappas = search.temperatures()
     best = None
-    for weight in zero_shot_grid:
+    for weight in search.zero_shot_weights:
         candidate = model.with_fusion(replace(model.fusion, zero_shot_weight=float(weight)))
         val_scores = candidate.modality_scores(val)
         temperatures = {
@@ -134,7 +169,7 @@ def fit_cscf(  # noqa: PLR0913, PLR0917 - the whole recipe, every input named
             for m in model.modalities
         }
         candidate = candidate.with_fusion(replace(candidate.fusion, temperatures=temperatures))
-        chosen, trials = choose_gammas(candidate, val, val_labels, grid["own"], grid["other"])
+        chosen, trials = choose_gammas(candidate, val, val_labels, search.gamma_own, search.gamma_other)
         value = max(t["val_seen_mAP"] for t in trials)
         logger.info("zero_shot_weight %.2f: temperatures %s, val seen mAP %.4f", weight, temperatures, value)
         if best is None or value > best[0]:
