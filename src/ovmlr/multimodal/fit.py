@@ -36,11 +36,13 @@ def choose_gammas(
     val_labels: np.ndarray,
     own: Sequence[float],
     other: Sequence[float],
+    scores: dict[str, np.ndarray] | None = None,
 ) -> tuple[FusionConfig, list[dict[str, float]]]:
-    """The (γ_own, γ_other) of the grid with the best validation mAP on the seen categories."""
+    """The (γ_own, γ_other) of the grid with the best validation mAP on the seen categories (``scores``: the
+    model's validation :meth:`~TrainedCSCF.modality_scores`, when the caller has them)."""
     if not own or not other:
         raise ValueError("multimodal.fusion.gamma_grid needs at least one value for 'own' and for 'other'")
-    scores = model.modality_scores(val)
+    scores = scores if scores is not None else model.modality_scores(val)
     seen = ~model.sets.unseen
     trials, best = [], None
     for gamma_own, gamma_other in itertools.product(own, other):
@@ -169,7 +171,9 @@ def fit_cscf(  # noqa: PLR0913, PLR0917 - the whole recipe, every input named
             for m in model.modalities
         }
         candidate = candidate.with_fusion(replace(candidate.fusion, temperatures=temperatures))
-        chosen, trials = choose_gammas(candidate, val, val_labels, search.gamma_own, search.gamma_other)
+        chosen, trials = choose_gammas(
+            candidate, val, val_labels, search.gamma_own, search.gamma_other, val_scores
+        )
         value = max(t["val_seen_mAP"] for t in trials)
         logger.info("zero_shot_weight %.2f: temperatures %s, val seen mAP %.4f", weight, temperatures, value)
         if best is None or value > best[0]:

@@ -126,18 +126,25 @@ class TrainedCSCF:
             return fused
         raise ValueError(f"unknown method {method!r}; known: {[*self.modalities, *METHODS]}")
 
-    def score_all(self, batch: ModalityBatch, labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Every method's scores; with ``labels`` also ``oracle`` (per-sample best modality, a bound)."""
-        scores = self.modality_scores(batch)
+    def score_all(
+        self,
+        batch: ModalityBatch,
+        labels: np.ndarray | None = None,
+        scores: dict[str, np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Every method's scores; with ``labels`` also ``oracle`` (per-sample best modality, a bound);
+        ``scores``: the batch's :meth:`modality_scores` when the caller has them already."""
+        scores = scores if scores is not None else self.modality_scores(batch)
         out = {method: self.score(batch, method, scores) for method in (*self.modalities, *METHODS)}
         if labels is not None:
             out["oracle"] = oracle_choice(scores, batch.present, labels)[0]
         return out
 
-    def dominant(self, batch: ModalityBatch) -> np.ndarray:
-        """Each sample's dominant modality name ('' when none is present). [N] object."""
+    def dominant(self, batch: ModalityBatch, scores: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Each sample's dominant modality name ('' when none is present); ``scores``: the batch's
+        :meth:`modality_scores` when the caller has them already. [N] object."""
         _, choice = fuse(
-            self.modality_scores(batch),
+            scores if scores is not None else self.modality_scores(batch),
             batch.present,
             self.sets.member,
             self.similarity(),

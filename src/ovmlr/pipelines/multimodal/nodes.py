@@ -153,9 +153,10 @@ def evaluate_cscf(
     frames = []
     for split, batch, labels in (("test", data.test, data.test_labels), ("val", data.val, data.val_labels)):
         for balancing, model in cscf_models.items():
-            scores = model.score_all(batch, labels)
+            modality_scores = model.modality_scores(batch)  # once: every method and the shares reuse them
+            scores = model.score_all(batch, labels, modality_scores)
             frame = results_table(scores, labels, data.sets, ks, zero_shot=split == "test")
-            dominant = pd.Series(model.dominant(batch)).value_counts(normalize=True)
+            dominant = pd.Series(model.dominant(batch, modality_scores)).value_counts(normalize=True)
             shares = {f"dominant:{m}": float(dominant.get(m, 0.0)) for m in model.modalities}
             frames.append(frame.assign(balancing=balancing, split=split, **shares))
     table = pd.concat(frames, ignore_index=True)
