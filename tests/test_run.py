@@ -88,7 +88,7 @@ def render_png(svg: Path) -> bytes:
     from ovmlr.data.tagged_art.render import rasterise_svg
 
     buffer = io.BytesIO()
-    Image.fromarray(rasterise_svg(svg.read_bytes(), 128, 30.0, 4.0)).save(buffer, format="PNG")
+    Image.fromarray(rasterise_svg(svg.read_bytes(), 128, 4_000_000, 4.0)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

@@ -139,3 +139,45 @@ def check_tables(manifest: pd.DataFrame, labels: pd.DataFrame, categories: pd.Da
     values = labels.iloc[:, 1:].to_numpy()
     if values.size and not np.isin(values, LABEL_VALUES).all():
         raise ValueError(f"labels: values must be in {LABEL_VALUES}")
+
+
+def _frame_digest(digest: Any, name: str, frame: pd.DataFrame) -> None:
+    """Feed a table into ``digest``: its name, columns, dtypes and every value, in row order."""
+    digest.update(f"\x1e{name}|{list(frame.columns)}|{[str(t) for t in frame.dtypes]}".encode())
+    for column in frame.columns:
+        values = frame[column].tolist()
+        if values and isinstance(values[0], bytes | bytearray):
+            for value in values:
+                digest.update(len(value).to_bytes(8, "little"))
+                digest.update(value)
+        else:
+            digest.update("\x1f".join(map(repr, values)).encode())
+
+
+def build_hash(tables: DatasetTables) -> str:
+    """A content hash of a dataset build: manifest, labels, categories, the pretraining pool (its items'
+    pixels included) and the mosaic layout. Two machines that build the same dataset get the same hash;
+    Python's hash seed, the CPU and the number of render workers change nothing.
+
+    The mosaics' scales, offsets and backgrounds are drawn from the build's seed (numpy's generators are
+    the same on every platform), so the layout and the items' pixels determine the rendered images.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("image_manifest", "labels", "categories", "pretrain_pool", "mosaic_layout"):
+        _frame_digest(digest, name, getattr(tables, name))
+    return digest.hexdigest()[:16]
+
+
+def pool_digest(pretrain_pool: pd.DataFrame, vocabulary: Sequence[str]) -> dict[str, str]:
+    """Hashes that tie a pretrained backbone to the data it may be used with: the pretraining pool's item
+    ids (by split) and the category vocabulary, each sorted."""
+    import hashlib
+
+    def h(values: Sequence[str]) -> str:
+        return hashlib.sha256("\x1f".join(sorted(values)).encode()).hexdigest()[:16]
+
+    train = pretrain_pool.loc[pretrain_pool["split"] == "train", "item_id"].astype(str).tolist()
+    heldout = pretrain_pool.loc[pretrain_pool["split"] == "heldout", "item_id"].astype(str).tolist()
+    return {"pretrain_items": h(train), "heldout_items": h(heldout), "vocabulary": h(list(vocabulary))}

@@ -97,6 +97,61 @@ def test_same_seed_same_tables_other_seed_other_tables(tables):
     assert not tables.mosaic_layout["item_id"].equals(other.mosaic_layout["item_id"])
 
 
+BUILD_IN_A_PROCESS = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_builder import CONFIG, release
+from ovmlr.data.tagged_art.builder import build_tagged_art_tables
+from ovmlr.data.tables import build_hash
+print(build_hash(build_tagged_art_tables(release(), CONFIG, seed=3)))
+"""
+# The fixture's build hash, pinned: a change of the builder that changes the data must change this line.
+FIXTURE_BUILD_HASH = "ac7756d7ce096b17"
+
+
+def test_the_build_hash_is_the_same_under_any_hash_seed_and_pinned():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = BUILD_IN_A_PROCESS.format(tests=str(Path(__file__).parent))
+    hashes = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=os.environ | {"PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert hashes == {FIXTURE_BUILD_HASH}
+
+
+def test_the_build_hash_changes_with_the_data(tables):
+    from ovmlr.data.tables import build_hash
+
+    other = build_tagged_art_tables(release(), CONFIG, seed=4)
+    assert build_hash(tables) == build_hash(build_tagged_art_tables(release(), CONFIG, seed=3))
+    assert build_hash(tables) != build_hash(other)
+
+
+def test_the_held_out_items_are_whole_groups_of_every_source_and_in_no_other_pool():
+    base = release(n_items=400)
+    sources = (["openclipart", "openmoji"] * 201)[: len(base.items)]
+    items = base.items.assign(source=sources)
+    items.loc[items["group_id"].str.startswith("emoji"), "source"] = "openmoji"
+    tables = build_tagged_art_tables(TaggedArtRelease(items, base.skipped, SIZE), CONFIG, seed=3)
+    pool = tables.pretrain_pool.merge(items[["item_id", "group_id", "source"]], on="item_id")
+    held = pool[pool["split"] == "heldout"]
+    assert set(held["source"]) == {"openclipart", "openmoji"}
+    assert not set(held["group_id"]) & set(pool.loc[pool["split"] == "train", "group_id"])
+    assert not set(held["item_id"]) & set(tables.mosaic_layout["item_id"])
+    share = len(held) / len(pool)
+    assert 0.03 < share < 0.2  # 0.10 of the pool's groups, per source
+
+
 def test_pretrain_pool_carries_rgba_tags_and_a_heldout_split(tables):
     pool = tables.pretrain_pool
     assert set(pool["split"]) == {"train", "heldout"}

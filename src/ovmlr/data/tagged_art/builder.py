@@ -9,7 +9,8 @@ From a :class:`~ovmlr.data.tagged_art.release.TaggedArtRelease`, deterministical
 3. **Rebalance**: items sharing one exact tag set are capped at ``max_items_per_tag_set`` (seeded sample),
    so that a few thousand star shapes or one icon theme do not swamp the data.
 4. **Pools**: the items are shuffled and cut into disjoint pools: ``pretrain`` (the demo CLIP's image-caption
-   pairs; its last ``pretrain_heldout_fraction`` is held out), ``train``, ``val`` and ``test``. A category
+   pairs; a seeded ``pretrain_heldout_fraction`` of its groups, drawn within each source, is held out),
+   ``train``, ``val`` and ``test``. A category
    with fewer than ``min_train_items`` items in the train pool, or fewer than ``min_eval_items`` in val or in
    test, is dropped (``vocabulary_report``): it could be neither learned nor measured.
 5. **Mosaics**: each image is a ``grid_size × grid_size`` grid of tiles, a tile blank with
@@ -73,9 +74,7 @@ class TaggedArtConfig:
     pretrain_fraction: float = 0.45  # share of the items in each pool; train is the rest
     val_fraction: float = 0.10
     test_fraction: float = 0.15
-    pretrain_heldout_fraction: float = (
-        0.10  # of the pretrain pool: held out for the demo CLIP's zero-shot check
-    )
+    pretrain_heldout_fraction: float = 0.10  # of the pretrain pool's groups, per source: the zero-shot check
     min_train_items: int = 3  # a category needs this many distinct items in the train pool
     min_eval_items: int = 1  # ... and in each of the val and test pools
     grid_size: int = 2  # n: an image is an n×n grid of tiles
@@ -97,7 +96,8 @@ class TaggedArtConfig:
 def build_tagged_art_tables(release: TaggedArtRelease, config: TaggedArtConfig, seed: int) -> DatasetTables:
     """The data contracts of the tagged-art benchmark (see the module docstring)."""
     check_config(config)
-    cap_rng, pool_rng, *split_rngs = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
+    streams = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6))
+    cap_rng, pool_rng, train_rng, val_rng, test_rng, heldout_rng = streams
     items, report = deduplicate(release.items)
     shift = config.style_shift
     sides = None if shift is None else style_sides(items["source"].to_numpy(), shift)
@@ -118,8 +118,9 @@ def build_tagged_art_tables(release: TaggedArtRelease, config: TaggedArtConfig, 
     counts = {"train": config.train_images, "val": config.val_images, "test": config.test_images}
     parts = [
         draw_split(split, pools[split], count, config, rng)
-        for (split, count), rng in zip(counts.items(), split_rngs, strict=True)
+        for (split, count), rng in zip(counts.items(), (train_rng, val_rng, test_rng), strict=True)
     ]
+    heldout = heldout_rows(items, pools["pretrain"], config.pretrain_heldout_fraction, heldout_rng)
     size = release.raster_size
     pixels = np.frombuffer(b"".join(items["pixels"]), dtype=np.uint8).reshape(len(items), size, size, 4)
     return DatasetTables(
@@ -134,7 +135,7 @@ def build_tagged_art_tables(release: TaggedArtRelease, config: TaggedArtConfig, 
             names,
         ),
         categories=make_categories(names, [""] * len(names), "tagged-art vocabulary"),
-        pretrain_pool=pretrain_table(items, pools["pretrain"], extra, tags, config, release.raster_size),
+        pretrain_pool=pretrain_table(items, pools["pretrain"], extra, tags, heldout, release.raster_size),
         data_report=pd.concat([release.skipped, make_report(report)], ignore_index=True),
         mosaic_layout=pd.concat([p.layout_frame(items) for p in parts], ignore_index=True)[LAYOUT_COLUMNS],
         image_files=mosaic_files(parts, pixels, config.tile_size),
@@ -417,26 +418,44 @@ def pretrain_extra(
     return np.asarray(usable, dtype=np.int64)
 
 
+def heldout_rows(
+    items: pd.DataFrame, rows: np.ndarray, fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """The pretrain pool's rows held out for the demo CLIP's zero-shot check: a seeded ``fraction`` of the
+    pool's groups (an emoji's drawings stay together), drawn within each source (the group's sources, e.g.
+    ``noto-emoji+openmoji``), so the check sees every style in its share of the pool. Sorted."""
+    groups = items["group_id"].to_numpy()[rows]
+    sources = items["source"].to_numpy()[rows]
+    signature: dict[str, set[str]] = {}
+    for group, source in zip(groups, sources, strict=True):
+        signature.setdefault(group, set()).add(str(source))
+    strata: dict[str, list[str]] = {}
+    for group in sorted(signature):
+        strata.setdefault("+".join(sorted(signature[group])), []).append(group)
+    held: set[str] = set()
+    for stratum in sorted(strata):
+        members = strata[stratum]
+        held.update(rng.permutation(members)[: int(round(fraction * len(members)))].tolist())
+    return np.sort(rows[np.isin(groups, sorted(held))])
+
+
 def pretrain_table(
     items: pd.DataFrame,
     rows: np.ndarray,
     extra: np.ndarray,
     tags: list[frozenset[str]],
-    config: TaggedArtConfig,
+    heldout: np.ndarray,
     raster_size: int,
 ) -> pd.DataFrame:
     """The demo CLIP's items: RGBA pixels, vocabulary tags (all categories, unseen included) and title.
 
-    The pretrain pool's items are cut into ``train`` and ``heldout`` (the last ``pretrain_heldout_fraction``
-    of them, for the zero-shot check); the ``extra`` items (:func:`pretrain_extra`) all train. ``class_id``
-    numbers the distinct tag sets (items without a tag: one each), so that items with the same tags are
-    positives of each other in the contrastive loss; ``class_name`` is the tag set, ``", "``-joined.
+    The pretrain pool's ``heldout`` rows (:func:`heldout_rows`) are the zero-shot check's; the others and
+    the ``extra`` items (:func:`pretrain_extra`) train. ``class_id`` numbers the distinct tag sets (items
+    without a tag: one each); ``class_name`` is the tag set, ``", "``-joined.
     """
-    n_heldout = int(round(config.pretrain_heldout_fraction * len(rows)))
-    order = np.concatenate([rows[: len(rows) - n_heldout], extra, rows[len(rows) - n_heldout :]]).astype(
-        np.int64
-    )
-    split = np.where(np.arange(len(order)) < len(order) - n_heldout, "train", "heldout")
+    train_rows = np.setdiff1d(np.concatenate([rows, extra]), heldout)
+    order = np.concatenate([train_rows, heldout]).astype(np.int64)
+    split = np.where(np.arange(len(order)) < len(train_rows), "train", "heldout")
     tag_sets = [", ".join(sorted(tags[r])) or f"<{items.at[r, 'item_id']}>" for r in order]
     set_ids = {s: i for i, s in enumerate(sorted(set(tag_sets)))}
     frame = pd.DataFrame(

@@ -38,7 +38,7 @@ CACHE_COLUMNS = [*ITEM_SCHEMA, "key", "reason"]
 EMOJI_LICENCE = "SIL OFL 1.1 (Noto Color Emoji); keywords: Unicode License v3 (CLDR)"
 OPENMOJI_LICENCE = "CC BY-SA 4.0 (OpenMoji)"
 VARIATION_SELECTORS = {0xFE0E, 0xFE0F}
-RENDER_VERSION = 1  # bump when rendering changes, so that cached pixels are redone
+RENDER_VERSION = 2  # bump when rendering changes, so that cached pixels are redone
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class TaggedArtSources:
         None  # npm openmoji: the package folder (data/openmoji.json, color/svg/); None: unused
     )
     raster_size: int = 48  # S: items are rendered to S×S RGBA
-    render_timeout_s: float = 60.0  # per SVG: a guard far above the slowest file (~15 s), not a filter
+    max_svg_bytes: int = 4_000_000  # larger SVG files are skipped (the largest Openclipart file: 1.7 MB)
     max_aspect: float = 4.0  # wider (or taller) drawings are skipped
     num_workers: int = 2  # processes rendering SVGs
 
@@ -94,7 +94,7 @@ def file_key(path: Path, sources: TaggedArtSources) -> str:
     stat = path.stat()
     return (
         f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{sources.raster_size}|{sources.max_aspect}|"
-        f"v{RENDER_VERSION}"
+        f"{sources.max_svg_bytes}|v{RENDER_VERSION}"
     )
 
 
@@ -103,9 +103,9 @@ def emoji_group(code_points: list[int]) -> str:
     return "emoji/" + "-".join(f"{c:x}" for c in code_points if c not in VARIATION_SELECTORS)
 
 
-def _render_svg_file(task: tuple[dict[str, object], int, float, float]) -> dict[str, object]:
+def _render_svg_file(task: tuple[dict[str, object], int, int, float]) -> dict[str, object]:
     """Worker: pixels of one SVG file, and its RDF metadata where the row has none (errors -> ``reason``)."""
-    row, size, timeout_s, max_aspect = task
+    row, size, max_bytes, max_aspect = task
     row = {"pixels": b"", "reason": ""} | row
     path = str(row["path"])
     try:
@@ -118,7 +118,7 @@ def _render_svg_file(task: tuple[dict[str, object], int, float, float]) -> dict[
                 "creator": meta.creator,
                 "licence": meta.licence,
             }
-        row["pixels"] = rasterise_svg(data, size, timeout_s, max_aspect).tobytes()
+        row["pixels"] = rasterise_svg(data, size, max_bytes, max_aspect).tobytes()
     except (RenderError, ValueError, OSError) as exc:
         row["reason"] = str(exc).replace(f"{path}: ", "")
     return row
@@ -240,7 +240,7 @@ def read_tagged_art(
     svg_rows = scan_openclipart(sources) + scan_openmoji(sources)
     keys = [file_key(Path(str(row["path"])), sources) for row in svg_rows]
     todo = [
-        (row, sources.raster_size, sources.render_timeout_s, sources.max_aspect)
+        (row, sources.raster_size, sources.max_svg_bytes, sources.max_aspect)
         for row, key in zip(svg_rows, keys, strict=True)
         if key not in cached
     ]
@@ -264,7 +264,7 @@ def read_tagged_art(
     return release_from_table(table, sources.raster_size), table
 
 
-def _render_all(tasks: list[tuple[dict[str, object], int, float, float]], num_workers: int) -> list[dict]:
+def _render_all(tasks: list[tuple[dict[str, object], int, int, float]], num_workers: int) -> list[dict]:
     if not tasks:
         return []
     if num_workers <= 1:

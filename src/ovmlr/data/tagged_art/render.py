@@ -7,16 +7,20 @@ aspect ratio, glyph missing from the font).
 
 SVG renderers, measured here on 300 Openclipart files (2026-12-03): resvg (PyPI ``resvg-py``, Rust) 7.5 ms
 per file but it refuses 30 % of them ("invalid size": no usable width/height); cairosvg 44 ms per file and
-renders nearly all. So resvg renders first and cairosvg takes what resvg refuses. cairosvg is a pure-Python
-driver of cairo, so its per-file time limit (``signal.alarm``) interrupts it between cairo calls.
+renders nearly all. So resvg renders first and cairosvg takes what resvg refuses.
+
+**Deterministic pixels.** cairo keeps process-wide font and glyph caches, and a file with ``<text>`` came out
+differently depending on which files the same worker had rendered before (18 of 10,586 files differed
+between two cold builds, enough to change pixel deduplication and so the vocabulary: 289 vs 283
+categories). cairo's static data is therefore reset before every cairosvg render
+(``cairo_debug_reset_static_data``), which gives what a fresh process gives, whatever the order. No limit
+depends on the wall clock: a file is skipped only for what it is (``max_svg_bytes``, does not render, blank,
+aspect), so every machine renders the same items.
 """
 
 from __future__ import annotations
 
 import io
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, ImageFont
@@ -27,22 +31,6 @@ EMOJI_STRIKE_SIZE = 109
 
 class RenderError(ValueError):
     """An item that yields no usable pixels; ``str(error)`` is the reason for ``data_report``."""
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise :class:`RenderError` when the block runs longer than ``seconds`` (main thread, Unix)."""
-
-    def on_alarm(signum: int, frame: object) -> None:
-        raise RenderError(f"rendering took longer than {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def fit_square(image: Image.Image, size: int, max_aspect: float) -> np.ndarray:
@@ -71,27 +59,28 @@ def fit_square(image: Image.Image, size: int, max_aspect: float) -> np.ndarray:
     return np.asarray(canvas, dtype=np.uint8)
 
 
-def rasterise_svg(data: bytes, size: int, timeout_s: float, max_aspect: float) -> np.ndarray:
+def rasterise_svg(data: bytes, size: int, max_bytes: int, max_aspect: float) -> np.ndarray:
     """Render an SVG document to ``[size, size, 4]`` RGBA (see :func:`fit_square`).
 
     It is rendered at 2× ``size`` on its longer side, then cropped and downscaled, so that thin strokes
-    survive the reduction: by resvg, or by cairosvg where resvg refuses the document.
+    survive the reduction: by resvg, or by cairosvg (from a reset cairo state) where resvg refuses it.
 
     Raises:
-        RenderError: Neither renders it, cairosvg takes longer than ``timeout_s``, or the result is
-            blank or of extreme aspect ratio.
+        RenderError: The document is larger than ``max_bytes``, neither renderer renders it, or the result
+            is blank or of extreme aspect ratio.
     """
+    import cairocffi
     import cairosvg
     import resvg_py
 
+    if len(data) > max_bytes:
+        raise RenderError(f"larger than {max_bytes:,} bytes ({len(data):,}): not rendered")
     try:
         png = bytes(resvg_py.svg_to_bytes(svg_string=data.decode("utf-8"), width=2 * size))
     except (ValueError, UnicodeDecodeError):
+        cairocffi.cairo.cairo_debug_reset_static_data()  # no font/glyph cache from an earlier file
         try:
-            with time_limit(timeout_s):
-                png = cairosvg.svg2png(bytestring=data, output_width=2 * size, unsafe=False)
-        except RenderError:
-            raise
+            png = cairosvg.svg2png(bytestring=data, output_width=2 * size, unsafe=False)
         except Exception as exc:  # cairosvg raises many types on malformed input
             raise RenderError(f"does not render: {type(exc).__name__}: {exc}"[:200]) from exc
     with Image.open(io.BytesIO(png)) as image:

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from ovmlr.data.sources import SourceRelease, build_tables
+from ovmlr.data.tables import build_hash
 
 logger = logging.getLogger(__name__)
 
@@ -24,18 +25,27 @@ def build_dataset(raw_source: SourceRelease, sources: dict[str, Any], seed: int)
 
     Returns:
         ``image_manifest``, ``labels``, ``categories``, ``pretrain_pool``, ``data_report``,
-        ``mosaic_layout``, ``vocabulary_report`` (DataFrames) and ``mosaic_images`` (image id -> callable
-        rendering a PIL image; empty for photo datasets).
+        ``mosaic_layout``, ``vocabulary_report`` (DataFrames), ``mosaic_images`` (image id -> callable
+        rendering a PIL image; empty for photo datasets) and ``dataset_build`` (the build's content hash
+        and counts).
     """
     tables = build_tables(raw_source, sources, seed)
     counts = tables.image_manifest["split"].value_counts().reindex(["train", "val", "test"], fill_value=0)
+    build = {
+        "build_hash": build_hash(tables),
+        "categories": len(tables.categories),
+        "images": {split: int(counts[split]) for split in ("train", "val", "test")},
+        "pretrain_items": len(tables.pretrain_pool),
+        "skipped": len(tables.data_report),
+    }
     logger.info(
-        "Dataset: %d categories; images train %d, val %d, test %d; %d skipped (see data_report)",
-        len(tables.categories),
-        counts["train"],
-        counts["val"],
-        counts["test"],
-        len(tables.data_report),
+        "Dataset %s: %d categories; images train %d, val %d, test %d; %d pretraining items; %d skipped "
+        "(data_report)",
+        build["build_hash"],
+        build["categories"],
+        *build["images"].values(),
+        build["pretrain_items"],
+        build["skipped"],
     )
     return {
         "image_manifest": tables.image_manifest,
@@ -46,4 +56,5 @@ def build_dataset(raw_source: SourceRelease, sources: dict[str, Any], seed: int)
         "mosaic_layout": tables.mosaic_layout,
         "mosaic_images": tables.image_files,
         "vocabulary_report": tables.vocabulary_report,
+        "dataset_build": build,
     }

@@ -13,6 +13,7 @@ OUTPUTS = (
     "mosaic_layout",
     "mosaic_images",
     "vocabulary_report",
+    "dataset_build",
 )
 
 
