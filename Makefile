@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint viz mlflow-ui dataset dataset-fashion-mnist install clean-data predict predict-demo serve docs
+.PHONY: backbone run test lint viz mlflow-ui dataset dataset-fashion-mnist install clean-data predict predict-demo serve docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ dataset:
 
 dataset-fashion-mnist:
 	@FASHION_MNIST_DIR="$(FASHION_MNIST_DIR)" bash scripts/ensure_fashion_mnist.sh
+
+# Retrain the demo backbone's shipped weights (src/ovmlr/backbones/shipped/): the recipe over 3 seeds, about
+# an hour on 2 cores (docs/results.md "Demo backbone"). `make run` uses the shipped file when its manifest matches.
+backbone: install dataset
+	$(BIN)/kedro run --pipeline=backbone_release
 
 run: install dataset
 	$(BIN)/kedro run --pipeline=train

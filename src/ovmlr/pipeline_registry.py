@@ -49,7 +49,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     Returns:
         Every stage by its name, ``train`` (data_processing → training, registered model), ``ablation``
         (the training stage's inputs + the runner), ``multimodal_fit`` (CSCF from the modality tables
-        already in ``multimodal_features``), and ``__default__`` = ``train``.
+        already in ``multimodal_features``), ``backbone_release`` (data_processing + the demo backbone's
+        shipped release, ``make backbone``), and ``__default__`` = ``train``.
     """
     pipelines = {name: stage_pipeline(name) for name in STAGES}
     training = importlib.import_module("ovmlr.pipelines.training").create_pipeline()
@@ -57,6 +58,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["ablation"] = ablation_inputs + pipelines["ablation"]
     fit = importlib.import_module("ovmlr.pipelines.multimodal").create_fit_pipeline()
     pipelines["multimodal_fit"] = stage_pipeline("multimodal", fit)
+    release = importlib.import_module("ovmlr.pipelines.backbone").create_release_pipeline()
+    pipelines["backbone_release"] = pipelines["data_processing"] + stage_pipeline("backbone", release)
     pipelines["train"] = sum((pipelines[name] for name in TRAIN_STAGES), Pipeline([]))
     pipelines["__default__"] = pipelines["train"]
     return pipelines

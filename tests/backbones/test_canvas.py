@@ -1,4 +1,4 @@
-"""Pretraining items on a blank canvas, exactly as open_clip preprocesses a mosaic PNG."""
+"""Pretraining canvases: drawn as the mosaics are, and exactly as open_clip preprocesses a mosaic PNG."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
 
-from ovmlr.backbones.canvas import place_on_canvas, pool_items, to_model_input
+from ovmlr.backbones.canvas import CanvasConfig, plan_canvases, pool_items, render_canvases, to_model_input
+from ovmlr.data.mosaic import BLANK
+from ovmlr.data.tagged_art.builder import render_mosaic
 
 
 def _pool(n: int = 4, size: int = 3) -> pd.DataFrame:
@@ -26,23 +28,58 @@ def _pool(n: int = 4, size: int = 3) -> pd.DataFrame:
     )
 
 
-def test_items_land_on_their_tile_of_a_black_canvas():
+def test_every_canvas_holds_its_captioned_item_and_other_tiles_hold_pool_items_or_nothing():
+    config = CanvasConfig(grid=2, tile_size=8, blank_probability=0.5)
+    captioned = np.arange(200) % 7
+    layout, where = plan_canvases(captioned, 7, config, np.random.default_rng(0))
+    assert (layout[np.arange(200), where] == captioned).all()
+    assert layout.shape == (200, 4)
+    assert all(c in row for c, row in zip(captioned, layout, strict=True))
+    assert set(np.unique(layout)) <= {BLANK, *range(7)}
+    blank_share = (layout == BLANK).mean()
+    assert 0.2 < blank_share < 0.45  # 0.5 of the three other tiles, fewer on the captioned one
+
+
+def test_rgba_canvases_are_drawn_exactly_as_the_mosaic_builder_draws_them():
+    items = np.random.default_rng(2).integers(0, 256, (5, 8, 8, 4), dtype=np.uint8)
+    layout = np.array([[0, BLANK, 3, 4], [BLANK, BLANK, 1, BLANK]])
+    config = CanvasConfig(grid=2, tile_size=8)
+    canvases = render_canvases(items, layout, config, np.random.default_rng(5))
+    rng = np.random.default_rng(5)  # the same draws, in the same order
+    scales = rng.uniform(config.min_scale, 1.0, size=layout.shape)
+    offsets = rng.uniform(0.0, 1.0, size=(*layout.shape, 2))
+    backgrounds = rng.integers(config.background_min, 256, size=(2, 3))
+    for b in range(2):
+        expected = render_mosaic(items.__getitem__, layout[b], scales[b], offsets[b], backgrounds[b], 8)
+        np.testing.assert_array_equal(canvases[b], np.asarray(expected))
+
+
+def test_grey_canvases_fill_their_tiles_and_leave_blank_tiles_black():
     items = np.array([[[1, 2], [3, 4]], [[5, 6], [7, 8]]], dtype=np.uint8)
-    canvas = place_on_canvas(items, np.array([1, 2]), grid=2)
-    assert canvas.shape == (2, 4, 4)
-    np.testing.assert_array_equal(canvas[0], [[0, 0, 1, 2], [0, 0, 3, 4], [0, 0, 0, 0], [0, 0, 0, 0]])
-    np.testing.assert_array_equal(canvas[1], [[0, 0, 0, 0], [0, 0, 0, 0], [5, 6, 0, 0], [7, 8, 0, 0]])
+    canvas = render_canvases(
+        items, np.array([[BLANK, 0, 1, BLANK]]), CanvasConfig(), np.random.default_rng(0)
+    )
+    np.testing.assert_array_equal(canvas[0], [[0, 0, 1, 2], [0, 0, 3, 4], [5, 6, 0, 0], [7, 8, 0, 0]])
 
 
 def test_model_input_equals_open_clips_preprocessing_of_the_grayscale_png(tmp_path):
     rng = np.random.default_rng(0)
-    canvas = place_on_canvas(rng.integers(0, 256, (1, 28, 28), dtype=np.uint8), np.array([3]), grid=2)
+    items = rng.integers(0, 256, (1, 28, 28), dtype=np.uint8)
+    canvas = render_canvases(items, np.array([[BLANK, BLANK, BLANK, 0]]), CanvasConfig(), rng)
     Image.fromarray(canvas[0]).save(tmp_path / "mosaic.png")
-    preprocess = image_transform_v2(PreprocessCfg(size=56), is_train=False)
+    expected = image_transform_v2(PreprocessCfg(size=56), is_train=False)(Image.open(tmp_path / "mosaic.png"))
     cfg = PreprocessCfg()
-    expected = preprocess(Image.open(tmp_path / "mosaic.png"))
-    actual = to_model_input(canvas, cfg.mean, cfg.std)[0]
-    np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        to_model_input(canvas, cfg.mean, cfg.std)[0].numpy(), expected.numpy(), atol=1e-6
+    )
+
+
+def test_model_input_equals_open_clips_preprocessing_of_the_rgb_png(tmp_path):
+    rgb = np.random.default_rng(1).integers(0, 256, (1, 56, 56, 3), dtype=np.uint8)
+    Image.fromarray(rgb[0]).save(tmp_path / "mosaic.png")
+    expected = image_transform_v2(PreprocessCfg(size=56), is_train=False)(Image.open(tmp_path / "mosaic.png"))
+    cfg = PreprocessCfg()
+    np.testing.assert_allclose(to_model_input(rgb, cfg.mean, cfg.std)[0].numpy(), expected.numpy(), atol=1e-6)
 
 
 def test_pool_items_reads_one_split():
@@ -59,26 +96,6 @@ def test_pool_items_names_an_item_with_the_wrong_pixel_count():
         pool_items(pool, "train")
 
 
-def test_tiles_outside_the_canvas_are_refused():
-    with pytest.raises(ValueError, match=r"in \[0, 4\)"):
-        place_on_canvas(np.zeros((1, 2, 2), np.uint8), np.array([4]), grid=2)
-
-
-def test_rgba_items_are_drawn_on_a_light_background_in_their_tile():
-    from ovmlr.backbones.canvas import place_rgba_on_canvas
-
-    item = np.zeros((1, 8, 8, 4), dtype=np.uint8)
-    item[0, 2:6, 2:6] = (255, 0, 0, 255)
-    canvas = place_rgba_on_canvas(item, np.array([3]), grid=2, tile_size=8, rng=np.random.default_rng(0))
-    assert canvas.shape == (1, 16, 16, 3)
-    assert (canvas[0, :8].min(axis=2) >= 150).all()  # tiles 0 and 1: background only
-    red = (canvas[0, ..., 0] > 200) & (canvas[0, ..., 1] < 60)
-    assert red.any() and red[8:, 8:].sum() == red.sum()  # the item lies in tile 3
-
-
-def test_model_input_equals_open_clips_preprocessing_of_the_rgb_png(tmp_path):
-    rgb = np.random.default_rng(1).integers(0, 256, (1, 56, 56, 3), dtype=np.uint8)
-    Image.fromarray(rgb[0]).save(tmp_path / "mosaic.png")
-    expected = image_transform_v2(PreprocessCfg(size=56), is_train=False)(Image.open(tmp_path / "mosaic.png"))
-    cfg = PreprocessCfg()
-    np.testing.assert_allclose(to_model_input(rgb, cfg.mean, cfg.std)[0].numpy(), expected.numpy(), atol=1e-6)
+def test_a_bad_canvas_setting_is_refused():
+    with pytest.raises(ValueError, match="blank_probability must be in"):
+        CanvasConfig(blank_probability=1.0)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ovmlr.backbones import category_text_features, encode_image_tokens, ensemble_text_features
-from ovmlr.backbones.features import fill_templates
+from ovmlr.backbones.features import fill_templates, output_width, patch_count
 
 TEMPLATES = ["a photo of a {}.", "there is a {} in the scene.", "a {}."]
 NAMES = ["cat", "dog", "truck", "ankle boot"]
@@ -96,3 +96,14 @@ def test_trimmed_padding_is_exact_for_a_hugging_face_tower():
         full = loaded.model.encode_text(loaded.tokenizer(prompts), normalize=True)
     ours = encode_prompts(loaded.model, loaded.tokenizer, prompts, 2, torch.device("cpu"))
     torch.testing.assert_close(ours, full, rtol=1e-5, atol=1e-6)
+
+
+def test_a_convolutional_towers_patches_are_its_feature_map_through_the_projection(tiny_cnn_backbone):
+    visual = tiny_cnn_backbone.model.visual.eval()
+    images = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    global_feats, patches = encode_image_tokens(visual, images)
+    assert patches.shape == (3, 4, 16) and patch_count(visual) == 4 and output_width(visual) == 16
+    torch.testing.assert_close(global_feats, tiny_cnn_backbone.model.encode_image(images))
+    torch.testing.assert_close(global_feats, patches.mean(dim=1))  # average pooling, linear projection
+    fmap = visual.trunk.forward_features(images)  # [3, C, 2, 2]
+    torch.testing.assert_close(patches[:, 1], visual.head.proj(fmap[:, :, 0, 1]))  # row-major positions

@@ -95,3 +95,20 @@ def test_manifest_dataset_augments_and_names_an_undecodable_file(tiny_backbone, 
     (tmp_path / "2.png").write_bytes(b"broken")
     with pytest.raises(ValueError, match=r"Cannot decode image '.*2\.png'"):
         plain[2]
+
+
+def test_a_convolutional_student_trains_its_top_stage_and_head_and_keeps_batch_norm_statistics(
+    tiny_cnn_backbone,
+):
+    teacher = tiny_cnn_backbone.model.visual.eval()
+    student = StudentImageEncoder(teacher, trainable_blocks=1)
+    trainable = {name for name, p in student.named_parameters() if p.requires_grad}
+    assert trainable and all(name.startswith(("visual.trunk.layer4.", "visual.head.")) for name in trainable)
+    assert any(name.startswith("visual.head.proj") for name in trainable)
+    images = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    student.train()  # batch norm keeps the teacher's statistics: same features as the frozen tower
+    global_feats, patches = student(images)
+    expected = teacher.trunk.forward_features(images)
+    torch.testing.assert_close(global_feats, tiny_cnn_backbone.model.encode_image(images))
+    assert patches.shape[1] == expected.shape[2] * expected.shape[3]
+    assert "trainable_blocks=1/4" in repr(student)

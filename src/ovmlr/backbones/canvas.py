@@ -1,23 +1,47 @@
-"""Single items of the pretraining pool as mosaic-scale images for the demo backbone.
+"""Pretraining canvases of the demo backbone, drawn as the dataset's mosaics are.
 
-The mosaics are n×n grids of 28×28 tiles (56×56 for n = 2, blank tiles black). A pretraining item is placed
-on one random tile of an otherwise blank n×n canvas, so an object has the same size and the same kind of
-empty surroundings during pretraining as in a mosaic, and every position is seen. The tensor produced
-equals open_clip's preprocessing of the canvas saved as a grayscale PNG (``to_model_input``).
+A canvas is a ``grid × grid`` mosaic of pretraining items, some tiles blank, exactly as
+:mod:`ovmlr.data.tagged_art.builder` draws the train/val/test mosaics (RGBA items at a random scale and
+position in their tile, on a random light background) or as :mod:`ovmlr.data.fashion_mnist` does (grey
+items filling their tiles, blank tiles black). So the backbone learns at the scale, crowding and clutter it
+will be used at: an item covers 16 of the 64 patch tokens, never all of them. The tensors produced equal
+open_clip's preprocessing of the canvas saved as a PNG (``to_model_input``).
+
+Shapes: B canvases, G = grid² tiles, N items, S item side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ovmlr.data.mosaic import BLANK, compose_mosaics, plan_occupancy
+
 POOL_COLUMNS = ("item_id", "class_id", "class_name", "split", "pixels", "height", "width")
-# Canvas of RGBA items (tagged art): as the mosaics are drawn (ovmlr.data.tagged_art.builder).
-RGBA_MIN_SCALE = 0.6
-RGBA_BACKGROUND_MIN = 150
+
+
+@dataclass(frozen=True)
+class CanvasConfig:
+    """How pretraining canvases are drawn (``backbone.demo.training.canvas``); match the mosaics'."""
+
+    grid: int = 2  # tiles per side
+    tile_size: int = 64  # RGBA items: pixels per tile side (grey items fill their tile at their own size)
+    blank_probability: float = 0.25  # chance a tile is blank (the captioned item's tile never is)
+    min_scale: float = 0.6  # RGBA items cover min_scale..1 of their tile's side
+    background_min: int = 150  # RGBA canvases: background RGB drawn uniformly in [background_min, 255]
+
+    def __post_init__(self) -> None:
+        if self.grid < 1 or self.tile_size < 4 or not 0 < self.min_scale <= 1:
+            raise ValueError(f"backbone.demo.training.canvas: invalid {self}")
+        if not 0 <= self.blank_probability < 1:
+            raise ValueError(
+                "backbone.demo.training.canvas.blank_probability must be in [0, 1), got "
+                f"{self.blank_probability}"
+            )
 
 
 def pool_items(pretrain_pool: pd.DataFrame, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -53,46 +77,62 @@ def pool_items(pretrain_pool: pd.DataFrame, split: str) -> tuple[np.ndarray, np.
     return pixels, rows["class_id"].to_numpy(dtype=np.int64)
 
 
-def place_on_canvas(items: np.ndarray, tiles: np.ndarray, grid: int) -> np.ndarray:
-    """Each item on tile ``tiles[i]`` (row-major) of a black ``grid × grid`` canvas.
+def plan_canvases(
+    captioned: np.ndarray, n_items: int, config: CanvasConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Layouts of canvases built around their captioned items.
+
+    Each canvas holds its captioned item on a random tile; every other tile is blank with
+    ``blank_probability`` or holds a random item of the pool.
 
     Shapes:
-        items ``[N, h, w]`` uint8, tiles ``[N]`` in ``[0, grid²)`` -> ``[N, grid*h, grid*w]`` uint8.
+        captioned ``[B]`` item rows -> layout ``[B, G]`` item rows or ``BLANK``, the captioned tiles ``[B]``.
     """
-    n, h, w = items.shape
-    if tiles.shape != (n,) or tiles.min(initial=0) < 0 or tiles.max(initial=0) >= grid * grid:
-        raise ValueError(f"tiles must be {n} indices in [0, {grid * grid}), got shape {tiles.shape}")
-    canvas = np.zeros((n, grid, grid, h, w), dtype=np.uint8)
-    canvas[np.arange(n), tiles // grid, tiles % grid] = items
-    return canvas.transpose(0, 1, 3, 2, 4).reshape(n, grid * h, grid * w)
+    tiles = config.grid * config.grid
+    occupied = plan_occupancy(len(captioned), config.grid, config.blank_probability, rng)
+    layout = np.where(occupied, rng.integers(0, n_items, size=occupied.shape), BLANK)
+    where = rng.integers(0, tiles, size=len(captioned))
+    layout[np.arange(len(captioned)), where] = captioned
+    return layout, where
 
 
-def place_rgba_on_canvas(
-    items: np.ndarray, tiles: np.ndarray, grid: int, tile_size: int, rng: np.random.Generator
+def tile_token_index(tiles: np.ndarray, grid: int, patch_grid: int) -> np.ndarray:
+    """The patch tokens (row-major indices into the ``patch_grid²`` patches) that cover each tile.
+
+    Shapes:
+        tiles ``[B]`` tile indices (row-major over ``grid × grid``) -> ``[B, (patch_grid / grid)²]``.
+    """
+    if patch_grid % grid:
+        raise ValueError(f"a {patch_grid}x{patch_grid} patch grid does not split into {grid}x{grid} tiles")
+    side = patch_grid // grid
+    local = (np.arange(side)[:, None] * patch_grid + np.arange(side)[None, :]).reshape(-1)  # [side²]
+    origin = (tiles // grid) * side * patch_grid + (tiles % grid) * side  # [B]
+    return origin[:, None] + local[None, :]
+
+
+def render_canvases(
+    items: np.ndarray, layout: np.ndarray, config: CanvasConfig, rng: np.random.Generator
 ) -> np.ndarray:
-    """Each RGBA item on tile ``tiles[i]`` of a ``grid × grid`` canvas, drawn as a mosaic tile is: a random
-    scale in ``[RGBA_MIN_SCALE, 1]`` of the tile, a random position, a random light background.
+    """The canvases' pixels: RGBA items drawn as tagged-art mosaics, grey items as Fashion-MNIST mosaics.
 
     Shapes:
-        items ``[N, S, S, 4]`` uint8, tiles ``[N]`` -> ``[N, grid*tile_size, grid*tile_size, 3]`` uint8.
+        items ``[N, S, S, 4]`` or ``[N, S, S]`` uint8, layout ``[B, G]`` -> ``[B, H, W, 3]`` or ``[B, H, W]``.
     """
-    from ovmlr.data.mosaic import BLANK
+    if items.ndim == 3:
+        return compose_mosaics(items, layout)
     from ovmlr.data.tagged_art.builder import render_mosaic
 
-    n = len(items)
-    scales = rng.uniform(RGBA_MIN_SCALE, 1.0, size=n)
-    offsets = rng.uniform(0.0, 1.0, size=(n, 2))
-    backgrounds = rng.integers(RGBA_BACKGROUND_MIN, 256, size=(n, 3))
-    out = np.empty((n, grid * tile_size, grid * tile_size, 3), dtype=np.uint8)
-    for i in range(n):
-        layout = np.full(grid * grid, BLANK, dtype=np.int64)
-        layout[tiles[i]] = 0
-        scale = np.full(grid * grid, scales[i])
-        offset = np.tile(offsets[i], (grid * grid, 1))
+    shape = layout.shape
+    scales = rng.uniform(config.min_scale, 1.0, size=shape)
+    offsets = rng.uniform(0.0, 1.0, size=(*shape, 2))
+    backgrounds = rng.integers(config.background_min, 256, size=(shape[0], 3))
+    side = config.grid * config.tile_size
+    out = np.empty((shape[0], side, side, 3), dtype=np.uint8)
+    for b in range(shape[0]):
         image = render_mosaic(
-            lambda rows, i=i: items[i][None], layout, scale, offset, backgrounds[i], tile_size
+            items.__getitem__, layout[b], scales[b], offsets[b], backgrounds[b], config.tile_size
         )
-        out[i] = np.asarray(image)
+        out[b] = np.asarray(image)
     return out
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from open_clip.hf_model import HFTextEncoder
+from open_clip.timm_model import TimmModel
 from open_clip.transformer import VisionTransformer
 from torch import nn
 
@@ -17,18 +18,22 @@ ENSEMBLE = "__ensemble__"
 
 
 def encode_image_tokens(visual: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Global feature and projected patch tokens of a ViT image tower (Eq. 1).
+    """Global feature and projected patch tokens of an image tower (Eq. 1).
 
     .. math::
         \\mathcal{F}_p, f_G = \\Phi_1(\\mathbf{x})
 
-    ``f_G`` is exactly ``model.encode_image(x)`` (the pooled [CLS] token through ``ln_post`` and ``proj``);
-    ``F_p`` are the last block's patch tokens through the same ``ln_post`` and ``proj``, so patches and the
-    global feature live in the joint image-text space (as MKT's patch features do). Uses
-    ``VisionTransformer.forward_intermediates``, one forward pass.
+    * An open_clip ViT (``VisionTransformer``): ``f_G`` is exactly ``model.encode_image(x)`` (the pooled
+      token(s) through ``ln_post`` and ``proj``); ``F_p`` are the last block's patch tokens through the same
+      ``ln_post`` and ``proj``, so patches and the global feature live in the joint image-text space (as
+      MKT's patch features do). ``VisionTransformer.forward_intermediates``, one forward pass.
+    * A timm convolutional tower (open_clip ``TimmModel``, average pooling and a linear projection, as the
+      offline demo backbone): ``F_p`` are the final feature map's positions through the projection head, so
+      with average pooling ``f_G`` is their mean, exactly.
 
     Args:
-        visual: An open_clip ``VisionTransformer`` (``model.visual``) without attentional pooling.
+        visual: ``model.visual``: an open_clip ViT without attentional pooling, or a ``TimmModel`` with
+            ``timm_pool: avg`` and ``timm_proj: linear``.
         images: Preprocessed images.
 
     Returns:
@@ -36,15 +41,18 @@ def encode_image_tokens(visual: nn.Module, images: torch.Tensor) -> tuple[torch.
         its images in its own dtype and its outputs cast back).
 
     Shapes:
-        images ``[B, 3, H, W]`` -> ``[B, D]``, ``[B, P, D]`` with ``P = (H / patch) * (W / patch)``.
+        images ``[B, 3, H, W]`` -> ``[B, D]``, ``[B, P, D]``: ``P = (H / patch) * (W / patch)`` for a ViT,
+        the feature map's ``h * w`` for a convolutional tower.
 
     Raises:
-        TypeError: ``visual`` is not an open_clip ViT, or pools with attention (no per-patch tokens).
+        TypeError: Any other image tower, or one that pools with attention (no per-patch tokens).
     """
+    if isinstance(visual, TimmModel):
+        return _timm_tokens(visual, images)
     if not isinstance(visual, VisionTransformer) or visual.attn_pool is not None:
         raise TypeError(
-            f"encode_image_tokens needs an open_clip VisionTransformer without attentional pooling, "
-            f"got {type(visual).__name__}"
+            f"encode_image_tokens needs an open_clip VisionTransformer without attentional pooling or a "
+            f"TimmModel with average pooling, got {type(visual).__name__}"
         )
     dtype = visual.conv1.weight.dtype
     images = images.to(dtype) if images.dtype != dtype else images
@@ -53,6 +61,38 @@ def encode_image_tokens(visual: nn.Module, images: torch.Tensor) -> tuple[torch.
     if visual.proj is not None:
         patches = patches @ visual.proj  # [B, P, D]
     return out["image_features"].float(), patches.float()
+
+
+def _timm_tokens(visual: TimmModel, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(f_G, F_p)`` of a timm tower: the feature map's positions through the projection head."""
+    if hasattr(visual.head, "pool") or not hasattr(visual.trunk, "forward_head"):
+        raise TypeError("encode_image_tokens needs a TimmModel with timm_pool: avg (no attention pooling)")
+    dtype = next(visual.parameters()).dtype
+    fmap = visual.trunk.forward_features(images.to(dtype))  # [B, C, h, w]
+    patches = visual.head(fmap.flatten(2).transpose(1, 2))  # [B, P, D]
+    pooled = visual.head(visual.trunk.forward_head(fmap))  # [B, D]
+    return pooled.float(), patches.float()
+
+
+def output_width(visual: nn.Module) -> int:
+    """D, the width of the image tower's global and patch features."""
+    if isinstance(visual, TimmModel):
+        return int(visual.head.proj.out_features)
+    return int(visual.output_dim)
+
+
+def patch_count(visual: nn.Module) -> int:
+    """P, the number of patch tokens the image tower gives per image (:func:`encode_image_tokens`)."""
+    grid = getattr(visual, "grid_size", None)
+    if isinstance(visual, VisionTransformer) and grid is not None:
+        return int(grid[0] * grid[1])
+    size = (
+        tuple(visual.image_size) if isinstance(visual.image_size, tuple | list) else (visual.image_size,) * 2
+    )
+    param = next(visual.parameters())
+    with torch.inference_mode():
+        probe = torch.zeros(1, 3, *size, dtype=param.dtype, device=param.device)
+        return int(encode_image_tokens(visual, probe)[1].shape[1])
 
 
 def fill_templates(templates: Sequence[str], names: Sequence[str]) -> list[str]:

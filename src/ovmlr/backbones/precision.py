@@ -46,6 +46,31 @@ def cpu_bf16_flags(cpuinfo: str = "/proc/cpuinfo") -> tuple[str, ...]:
     return tuple(flag for flag in _CPU_BF16_FLAGS if flag in flags)
 
 
+@cache
+def machine_summary(cpuinfo: str = "/proc/cpuinfo") -> dict[str, object]:
+    """The CPU a figure was measured on: model name, logical cores, native bf16 flags, torch version.
+
+    Every benchmark prints it, and the shipped backbone's manifest records it: the same code runs at very
+    different speeds (and, in reduced precision, to slightly different numbers) on CPUs with and without
+    native bf16.
+    """
+    import os
+
+    model = "unknown"
+    path = Path(cpuinfo)
+    if path.is_file():
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[-1].strip()
+                break
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "bf16_flags": list(cpu_bf16_flags(cpuinfo)),
+        "torch": torch.__version__,
+    }
+
+
 def resolve_precision(
     requested: str, device: torch.device | str, where: str = "precision", autocast: bool = False
 ) -> str:

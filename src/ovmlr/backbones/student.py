@@ -2,9 +2,10 @@
 
 C²SRT fine-tunes the vision encoder :math:`\\Phi_1`, initialised from CLIP, while a knowledge-distillation
 loss keeps its global feature close to the frozen CLIP's (Eq. 2, ``L_dist = ||f_G - f_G^CLIP||_1``). The
-student is a copy of the frozen backbone's image tower in which only the top ``trainable_blocks``
-transformer blocks, ``ln_post`` and ``proj`` are trained, the rest frozen (MKT's ``fix_layer``). At
-initialisation its outputs equal the frozen backbone's, i.e. the cached features.
+student is a copy of the frozen backbone's image tower in which only the top ``trainable_blocks`` blocks
+(transformer blocks of a ViT, stages of a convolutional tower) and the output head are trained, the rest
+frozen (MKT's ``fix_layer``). At initialisation its outputs equal the frozen backbone's, i.e. the cached
+features.
 """
 
 from __future__ import annotations
@@ -14,21 +15,25 @@ from collections.abc import Callable
 
 import pandas as pd
 import torch
+from open_clip.timm_model import TimmModel
 from open_clip.transformer import VisionTransformer
 from PIL import Image
 from torch import nn
 
-from .features import encode_image_tokens
+from .features import encode_image_tokens, output_width
 from .images import ImageFileDataset, resolve_paths
 
 
 class StudentImageEncoder(nn.Module):
-    """A trainable copy of a frozen open_clip ViT image tower.
+    """A trainable copy of a frozen open_clip image tower (a ViT, or a timm convolutional tower).
 
     Args:
         visual: The frozen backbone's image tower (``model.visual``); it is copied, never modified.
-        trainable_blocks: How many of the top transformer blocks are trained (0: only ``ln_post`` and
-            ``proj``).
+        trainable_blocks: How many of the top blocks are trained: transformer blocks of a ViT, stages of a
+            convolutional tower (0: only the output head: ``ln_post`` and ``proj``, or the projection).
+
+    Batch-norm statistics stay frozen in training (the teacher's), so at initialisation the student's
+    features equal the frozen backbone's, i.e. the cached ones, in training and evaluation alike.
 
     Shapes:
         images ``[B, 3, H, W]`` -> ``(global [B, D], patches [B, P, D])``.
@@ -36,30 +41,63 @@ class StudentImageEncoder(nn.Module):
 
     def __init__(self, visual: nn.Module, trainable_blocks: int) -> None:
         super().__init__()
-        if not isinstance(visual, VisionTransformer):
-            raise TypeError(
-                f"StudentImageEncoder needs an open_clip VisionTransformer, got {type(visual).__name__}"
-            )
-        blocks = len(visual.transformer.resblocks)
-        if not 0 <= trainable_blocks <= blocks:
-            raise ValueError(f"trainable_blocks must be in [0, {blocks}], got {trainable_blocks}")
+        blocks = top_blocks(visual)
+        if not 0 <= trainable_blocks <= len(blocks):
+            raise ValueError(f"trainable_blocks must be in [0, {len(blocks)}], got {trainable_blocks}")
         self.trainable_blocks = trainable_blocks
         self.visual = copy.deepcopy(visual)
         self.visual.requires_grad_(False)
-        for block in self.visual.transformer.resblocks[blocks - trainable_blocks :]:
+        copied = top_blocks(self.visual)
+        for block in copied[len(copied) - trainable_blocks :]:
             block.requires_grad_(True)
-        self.visual.ln_post.requires_grad_(True)
-        if self.visual.proj is not None:
-            self.visual.proj.requires_grad_(True)
+        for part in output_head(self.visual):
+            part.requires_grad_(True)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Global feature and projected patch tokens (Eq. 1), like the frozen backbone's cached ones."""
         return encode_image_tokens(self.visual, images)
 
+    def train(self, mode: bool = True) -> StudentImageEncoder:
+        """Training mode everywhere except batch norm, whose statistics stay the frozen backbone's."""
+        super().train(mode)
+        for module in self.visual.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+        return self
+
     def __repr__(self) -> str:
-        blocks = len(self.visual.transformer.resblocks)
+        blocks, width = len(top_blocks(self.visual)), output_width(self.visual)
         name = type(self).__name__
-        return f"{name}(trainable_blocks={self.trainable_blocks}/{blocks}, out_dim={self.visual.output_dim})"
+        return f"{name}(trainable_blocks={self.trainable_blocks}/{blocks}, out_dim={width})"
+
+
+def top_blocks(visual: nn.Module) -> list[nn.Module]:
+    """The tower's blocks, bottom to top: a ViT's transformer blocks, a timm tower's stages.
+
+    Raises:
+        TypeError: Another kind of image tower.
+    """
+    if isinstance(visual, VisionTransformer):
+        return list(visual.transformer.resblocks)
+    if isinstance(visual, TimmModel):
+        trunk = visual.trunk
+        if hasattr(trunk, "stages"):
+            return list(trunk.stages)
+        layers = [getattr(trunk, f"layer{i}") for i in range(1, 5) if hasattr(trunk, f"layer{i}")]
+        if layers:
+            return layers
+    raise TypeError(
+        f"StudentImageEncoder needs an open_clip VisionTransformer or a timm tower with stages, "
+        f"got {type(visual).__name__}"
+    )
+
+
+def output_head(visual: nn.Module) -> list[nn.Module | nn.Parameter]:
+    """What maps the top block's tokens into the joint space (always trained): ``ln_post`` and ``proj`` of
+    a ViT, the projection head of a timm tower."""
+    if isinstance(visual, TimmModel):
+        return [visual.head]
+    return [visual.ln_post] + ([visual.proj] if visual.proj is not None else [])
 
 
 class ManifestImageDataset(ImageFileDataset):

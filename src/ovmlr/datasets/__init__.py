@@ -38,3 +38,8 @@ __all__ += ["EmbeddingCacheDataset", "EmbeddingChunk", "EmbeddingStore", "TorchS
 from .trained_model import TrainedModelDataset  # noqa: E402
 
 __all__ += ["TrainedModelDataset"]
+
+# The demo backbone's shipped weights and manifest (backbone stage, `make backbone`).
+from .shipped_backbone import ShippedBackboneDataset  # noqa: E402
+
+__all__ += ["ShippedBackboneDataset"]

@@ -66,10 +66,11 @@ def params(tmp_path) -> dict:
                 "weight_decay": 0.05,
                 "warmup_steps": 1,
                 "max_items": None,
-                "canvas_grid": 2,
+                "canvas": {"grid": 2},
                 "seed": 0,
                 "text_batch_size": 8,
             },
         },
-        "zero_shot": {"templates": ["a photo of a {}."], "canvas_grid": 2, "seed": 0, "batch_size": 8},
+        "release": {"seeds": [0, 1]},
+        "zero_shot": {"templates": ["a photo of a {}."], "images": 12, "seed": 0, "batch_size": 8},
     }

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ovmlr.backbones.demo import item_captions, tag_phrase
 from ovmlr.pipelines.backbone.nodes import evaluate_item_zero_shot, fit_demo_backbone, specify_backbone
 
 TAGS = ("red", "square", "green", "circle")
@@ -68,22 +67,13 @@ def tagged_params(params) -> dict:
         "captions": "tags",
         "captions_per_item": 3,
         "templates": ["a drawing of {}."],
+        "canvas": {"grid": 2, "tile_size": 16},
     }
     return params
 
 
-def test_tag_phrases_and_captions_name_the_tags_or_the_title(tagged_pool):
-    assert tag_phrase(["a"]) == "a" and tag_phrase(["a", "b", "c"]) == "a, b and c"
-    rows = tagged_pool.iloc[:2]
-    captions = item_captions(rows, ["x {}."], 3, np.random.default_rng(0))
-    assert len(captions) == 6
-    assert captions[0] in {"x red and square.", "x square and red."}
-    assert captions[5] == "x a shape."  # item 1 has a title: its last caption
-    assert captions[2] != "x a shape." and captions[2].startswith("x ")  # item 0 has none
-
-
 def test_tag_captions_train_and_give_a_zero_shot_map(tagged_pool, tagged_params, tmp_path):
-    checkpoint, summary, metrics = fit_demo_backbone(tagged_pool, {}, tagged_params)
+    checkpoint, summary, metrics = fit_demo_backbone(tagged_pool, {}, {}, tagged_params)
     assert summary["training"]["captions"] == "tags" and np.isfinite(metrics["loss"][0]["value"])
     from ovmlr.datasets import TorchStateDictDataset
 
@@ -91,11 +81,10 @@ def test_tag_captions_train_and_give_a_zero_shot_map(tagged_pool, tagged_params,
     spec = specify_backbone(tagged_params, summary)
     result = evaluate_item_zero_shot(spec, tagged_pool, tagged_params)
     assert set(result) == {"mAP", "chance_mAP"}
-    assert 0.0 <= result["mAP"]["value"] <= 1.0
-    assert result["chance_mAP"]["value"] == pytest.approx(0.5)  # each tag on half of the held-out items
+    assert 0.0 < result["chance_mAP"]["value"] < 1.0 and 0.0 <= result["mAP"]["value"] <= 1.0
 
 
 def test_unknown_caption_mode_is_refused(tagged_pool, tagged_params):
     tagged_params["demo"]["training"]["captions"] = "words"
     with pytest.raises(ValueError, match=r"captions must be one of \('class_name', 'tags'\)"):
-        fit_demo_backbone(tagged_pool, {}, tagged_params)
+        fit_demo_backbone(tagged_pool, {}, {}, tagged_params)

@@ -11,12 +11,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
-import math
 from typing import Any
 
 import pandas as pd
-import torch
 
 from ovmlr.backbones import BackboneSpec, load_backbone, resolve_device
 from ovmlr.backbones.configs import (
@@ -30,12 +29,14 @@ from ovmlr.backbones.demo import (
     DemoTrainingConfig,
     DemoTrainingResult,
     create_initial_model,
+    recipe_json,
     train_demo_backbone,
     training_key,
-    zero_shot_item_accuracy,
-    zero_shot_item_map,
 )
+from ovmlr.backbones.features import output_width, patch_count
 from ovmlr.backbones.precision import resolve_precision
+from ovmlr.backbones.release import HeldoutCheck, pool_hashes, train_release
+from ovmlr.backbones.shipped import ShippedBackbone, ShippedRelease, with_shipped_weights
 
 logger = logging.getLogger(__name__)
 
@@ -69,20 +70,28 @@ def checkpoint_summary(checkpoint: dict[str, Any]) -> dict[str, Any]:
 
 
 def fit_demo_backbone(
-    pretrain_pool: pd.DataFrame, demo_backbone_previous: dict[str, Any], params: dict[str, Any]
+    pretrain_pool: pd.DataFrame,
+    demo_backbone_previous: dict[str, Any],
+    shipped_demo_backbone: dict[str, ShippedBackbone],
+    params: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Train the demo backbone, or reuse the saved one trained with the same content key.
+    """The demo backbone: the checkpoint already saved for the same content key, else the shipped weights
+    when their manifest matches this recipe and these data, else trained now with the recipe.
 
     Args:
-        pretrain_pool: Single items with ``split`` ``train`` / ``heldout``.
+        pretrain_pool: Items with ``split`` ``train`` / ``heldout``.
         demo_backbone_previous: The checkpoint currently saved (``{}`` when there is none).
+        shipped_demo_backbone: The shipped weights by model name (:mod:`ovmlr.backbones.shipped`).
         params: The ``backbone`` parameters.
 
     Returns:
         ``(checkpoint, config summary, training metrics)``: the checkpoint is ``{"state_dict": …, "ovmlr":
-        {model_name, model_config, training_key, training, history}}``, loadable by open_clip; the summary
-        adds ``train_seconds`` when trained now; the metrics are the loss history and wall time for MLflow
-        (empty when reused). For ``kind: open_clip`` all three are ``{}`` (nothing is trained).
+        {model_name, model_config, training_key, training, source, history}}``, loadable by open_clip; the
+        summary adds ``train_seconds`` when trained now; the metrics are the loss history and wall time for
+        MLflow (empty unless trained now). For ``kind: open_clip`` all three are ``{}``.
+
+    Raises:
+        ValueError: The shipped file matches but is corrupt (the message names it).
     """
     if _kind(params) != "demo":
         logger.info("backbone.kind=%s: no demo backbone to train", params["kind"])
@@ -91,24 +100,44 @@ def fit_demo_backbone(
     model_config = _demo_model_config(params)
     key = training_key(model_config, config, pretrain_pool)
     if demo_backbone_previous.get("ovmlr", {}).get("training_key") == key:
-        logger.info("Demo backbone %s already trained (same architecture, parameters and data): reused", key)
+        logger.info("Demo backbone %s already built (same architecture, parameters and data): reused", key)
         return demo_backbone_previous, checkpoint_summary(demo_backbone_previous), {}
     device = resolve_device(params["device"])
     register_model_config(
         params["model_name"], resolve_model_config(model_config, params.get("hf_text_tower"))
     )
     model, tokenizer = create_initial_model(params["model_name"], config.seed, device)
-    result = train_demo_backbone(model, tokenizer, pretrain_pool, config, device)
-    logger.info("Demo backbone %s trained in %.0f s", key, result.train_seconds)
     summary = {
         "model_name": params["model_name"],
         "model_config": model_config,
         "training_key": key,
-        "training": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(config).items()},
-        "history": result.history,
+        "training": config.to_dict(),
     }
-    checkpoint = {"state_dict": result.state_dict, "ovmlr": summary}
-    return checkpoint, summary | {"train_seconds": result.train_seconds}, training_metrics(result)
+    shipped = shipped_demo_backbone.get(params["model_name"])
+    recipe = json.loads(recipe_json(model_config, config))
+    reason = (
+        "none is shipped for this model"
+        if shipped is None
+        else shipped.mismatch(recipe, pool_hashes(pretrain_pool))
+    )
+    if reason is None:
+        state = with_shipped_weights(model, shipped.state())
+        logger.info(
+            "Demo backbone %s: the shipped weights (%s; recipe and data match its manifest)",
+            key,
+            shipped.weights.name,
+        )
+        summary |= {"source": "shipped", "sha256": shipped.manifest["sha256"], "history": []}
+        return {"state_dict": state, "ovmlr": summary}, summary, {}
+    logger.info("Demo backbone %s: shipped weights not used (%s); training with the recipe", key, reason)
+    result = train_demo_backbone(model, tokenizer, pretrain_pool, config, device)
+    logger.info("Demo backbone %s trained in %.0f s (%s)", key, result.train_seconds, result.precision)
+    summary |= {"source": f"trained here ({result.precision})", "history": result.history}
+    return (
+        {"state_dict": result.state_dict, "ovmlr": summary},
+        summary | {"train_seconds": result.train_seconds},
+        training_metrics(result),
+    )
 
 
 def training_metrics(result: DemoTrainingResult) -> dict[str, Any]:
@@ -175,16 +204,15 @@ def describe_backbone(backbone_spec: dict[str, Any], device: str) -> dict[str, A
     """
     loaded = load_backbone(BackboneSpec.from_dict(backbone_spec), resolve_device(device))
     visual = loaded.model.visual
-    grid = getattr(visual, "grid_size", None)
-    if grid is None:
-        raise TypeError(
-            f"backbone {backbone_spec['model_name']}: the image tower has no patch grid (not a ViT)"
-        )
+    try:
+        num_patches = patch_count(visual)
+    except TypeError as exc:
+        raise TypeError(f"backbone {backbone_spec['model_name']}: no patch tokens for ISR ({exc})") from exc
     return {
         "backbone_id": backbone_spec["backbone_id"],
         "model_name": backbone_spec["model_name"],
-        "embed_dim": int(visual.output_dim),
-        "num_patches": int(math.prod(grid)),
+        "embed_dim": output_width(visual),
+        "num_patches": num_patches,
         "logit_scale": float(loaded.model.logit_scale.exp().item()),
         "image_size": [int(s) for s in visual.image_size],
     }
@@ -193,31 +221,42 @@ def describe_backbone(backbone_spec: dict[str, Any], device: str) -> dict[str, A
 def evaluate_item_zero_shot(
     backbone_spec: dict[str, Any], pretrain_pool: pd.DataFrame, params: dict[str, Any]
 ) -> dict[str, Any]:
-    """Zero-shot quality of the backbone on the held-out items of the pretraining pool (MLflow metrics):
-    accuracy for single-class items, mAP over the vocabulary (and its chance level) for tagged items.
+    """Zero-shot quality of the backbone on mosaics of the pretraining pool's held-out items (MLflow
+    metrics): mAP over the whole vocabulary and its chance level (:class:`HeldoutCheck`).
 
     Returns ``{}`` when the pool is empty (datasets with a real CLIP have none).
     """
     if pretrain_pool.empty:
-        logger.info("pretrain_pool is empty: no single-item zero-shot accuracy")
+        logger.info("pretrain_pool is empty: no held-out zero-shot check")
         return {}
     loaded = load_backbone(BackboneSpec.from_dict(backbone_spec), resolve_device(params["device"]))
+    canvas = DemoTrainingConfig.from_params(params["demo"]["training"]).canvas
+    metrics = heldout_check(params).measure(loaded.model, loaded.tokenizer, pretrain_pool, canvas)
+    logger.info(
+        "Backbone zero-shot mAP on held-out mosaics: %.4f (chance %.4f)",
+        metrics["mAP"],
+        metrics["chance_mAP"],
+    )
+    return {name: {"step": 0, "value": value} for name, value in metrics.items()}
+
+
+def heldout_check(params: dict[str, Any]) -> HeldoutCheck:
+    """The held-out check of ``backbone.zero_shot``."""
     zs = params["zero_shot"]
-    args = (loaded.model, loaded.tokenizer, pretrain_pool, zs["templates"])
-    options = {"canvas_grid": zs["canvas_grid"], "seed": zs["seed"], "batch_size": zs["batch_size"]}
-    with torch.inference_mode():
-        if is_multi_tag(pretrain_pool):
-            value, chance = zero_shot_item_map(*args, **options, device=loaded.device)
-            logger.info("Backbone zero-shot mAP on held-out items: %.4f (chance %.4f)", value, chance)
-            return {"mAP": {"step": 0, "value": value}, "chance_mAP": {"step": 0, "value": chance}}
-        accuracy = zero_shot_item_accuracy(*args, **options, device=loaded.device)
-    chance = 1.0 / pretrain_pool["class_id"].nunique()
-    logger.info("Backbone zero-shot accuracy on held-out items: %.4f (chance %.3f)", accuracy, chance)
-    return {"accuracy": {"step": 0, "value": accuracy}}
+    return HeldoutCheck(tuple(zs["templates"]), int(zs["images"]), int(zs["seed"]), int(zs["batch_size"]))
 
 
-def is_multi_tag(pretrain_pool: pd.DataFrame) -> bool:
-    """Whether the pool's items carry tag sets (zero-shot mAP) rather than one class each (accuracy)."""
-    return "tags" in pretrain_pool.columns and bool(
-        (pretrain_pool["tags"] != pretrain_pool["class_name"]).any()
+def release_demo_backbone(pretrain_pool: pd.DataFrame, params: dict[str, Any]) -> ShippedRelease:
+    """``make backbone``: the recipe trained once per ``backbone.release.seeds``, its own seed shipped
+    (:func:`ovmlr.backbones.release.train_release`)."""
+    if _kind(params) != "demo":
+        raise ValueError(f"make backbone releases the demo backbone; backbone.kind is {params['kind']!r}")
+    config = DemoTrainingConfig.from_params(params["demo"]["training"])
+    model_config = _demo_model_config(params)
+    register_model_config(
+        params["model_name"], resolve_model_config(model_config, params.get("hf_text_tower"))
+    )
+    seeds = tuple(int(s) for s in params["release"]["seeds"])
+    return train_release(
+        params["model_name"], model_config, config, pretrain_pool, heldout_check(params), seeds
     )

@@ -2,7 +2,13 @@
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import describe_backbone, evaluate_item_zero_shot, fit_demo_backbone, specify_backbone
+from .nodes import (
+    describe_backbone,
+    evaluate_item_zero_shot,
+    fit_demo_backbone,
+    release_demo_backbone,
+    specify_backbone,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -11,7 +17,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 fit_demo_backbone,
-                inputs=["pretrain_pool", "demo_backbone_previous", "params:backbone"],
+                inputs=[
+                    "pretrain_pool",
+                    "demo_backbone_previous",
+                    "shipped_demo_backbone",
+                    "params:backbone",
+                ],
                 outputs=[
                     "demo_backbone_checkpoint",
                     "demo_backbone_config",
@@ -38,5 +49,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="backbone_zero_shot_item_metrics",
                 name="evaluate_item_zero_shot_node",
             ),
+        ]
+    )
+
+
+def create_release_pipeline(**kwargs) -> Pipeline:
+    """``make backbone``: train the demo backbone's recipe over the release seeds and write the shipped
+    weights and manifest (``shipped_demo_backbone``)."""
+    return Pipeline(
+        [
+            node(
+                release_demo_backbone,
+                inputs=["pretrain_pool", "params:backbone"],
+                outputs="shipped_demo_backbone",
+                name="release_demo_backbone_node",
+                tags=["training"],
+            )
         ]
     )
