@@ -37,11 +37,12 @@ SHAPES = {
 
 
 def _ddp(args: argparse.Namespace) -> dict:
+    from ovmlr.core.features import FeatureSplit
+    from ovmlr.core.model_factory import build_model, resolve_model_config
+    from ovmlr.core.vocabulary import Vocabulary
     from ovmlr.training.distributed import DistributedConfig, distributed_fit
     from ovmlr.training.fit import fit, frozen_task
-    from ovmlr.training.loop import FeatureSplit, TrainingConfig
-    from ovmlr.training.model_factory import build_model, resolve_model_config
-    from ovmlr.training.vocabulary import Vocabulary
+    from ovmlr.training.loop import TrainingConfig
 
     s = SHAPES[args.shape]
     rng = np.random.default_rng(0)
@@ -131,9 +132,10 @@ def _ray(args: argparse.Namespace) -> dict:
     from PIL import Image
 
     from ovmlr.backbones.extraction import encode_images
-    from ovmlr.backbones.loading import load_backbone, resolve_device
+    from ovmlr.backbones.loading import load_backbone
     from ovmlr.backbones.ray_engine import encode_images_ray
     from ovmlr.backbones.spec import BackboneSpec
+    from ovmlr.core.device import resolve_device
 
     spec = (
         BackboneSpec(

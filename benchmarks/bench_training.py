@@ -22,9 +22,9 @@ import time
 import numpy as np
 import torch
 
+from ovmlr.core.model_factory import build_model, resolve_model_config
 from ovmlr.models import ranking_loss
 from ovmlr.training.loop import precision_autocast
-from ovmlr.training.model_factory import build_model, resolve_model_config
 
 SHAPES = {
     "fmnist": {"config": "c2srt_small", "C": 7, "P": 49, "D": 128, "K": 3, "logit_scale": 14.0},

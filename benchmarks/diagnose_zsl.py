@@ -54,6 +54,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ovmlr.core.device import resolve_device
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.model_factory import resolve_model_config
+from ovmlr.core.vocabulary import Vocabulary, build_vocabulary_from_tables
 from ovmlr.metrics import average_precision, zsl_gzsl_metrics
 from ovmlr.models import (
     C2SRT,
@@ -68,9 +72,7 @@ from ovmlr.relations.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
 from ovmlr.relations.select import relation_neighbours
 from ovmlr.reporting.tables import markdown_table
 from ovmlr.training.fit import best_epoch, fit, frozen_task
-from ovmlr.training.loop import FeatureSplit, TrainingConfig, resolve_device
-from ovmlr.training.model_factory import resolve_model_config
-from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables
+from ovmlr.training.loop import TrainingConfig
 
 logger = logging.getLogger("diagnose_zsl")
 

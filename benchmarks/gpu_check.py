@@ -33,12 +33,13 @@ from torch.utils.data import DataLoader
 
 from ovmlr.backbones import BackboneSpec, load_backbone
 from ovmlr.backbones.images import ImageFileDataset
+from ovmlr.core.model_factory import build_model, resolve_model_config
+from ovmlr.core.scoring import predict_scores
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.datasets import EmbeddingCacheDataset
 from ovmlr.models import ranking_loss
 from ovmlr.pipelines.feature_extraction.nodes import extract_image_embeddings, hash_images
-from ovmlr.training.loop import precision_autocast, predict_scores
-from ovmlr.training.model_factory import build_model, resolve_model_config
-from ovmlr.training.vocabulary import Vocabulary
+from ovmlr.training.loop import precision_autocast
 
 NUS = {"config": "c2srt", "C": 925, "P": 196, "D": 512, "K": 16, "B": 64}
 TINY = {"config": "c2srt_small", "C": 12, "P": 4, "D": 128, "K": 3, "B": 4}

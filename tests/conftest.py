@@ -33,10 +33,10 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ovmlr.backbones import BackboneSpec  # noqa: E402
+from ovmlr.core.model_factory import build_model  # noqa: E402
+from ovmlr.core.vocabulary import Vocabulary  # noqa: E402
 from ovmlr.models import config_to_dict, load_model_config  # noqa: E402
 from ovmlr.trained import TrainedC2SRT  # noqa: E402
-from ovmlr.training.model_factory import build_model  # noqa: E402
-from ovmlr.training.vocabulary import Vocabulary  # noqa: E402
 
 TINY_CLIP = {
     "embed_dim": 16,

@@ -9,7 +9,8 @@ import open_clip
 import pytest
 import torch
 
-from ovmlr.backbones import BackboneSpec, BackboneWeightsUnavailable, load_backbone, resolve_device
+from ovmlr.backbones import BackboneSpec, BackboneWeightsUnavailable, load_backbone
+from ovmlr.core.device import resolve_device
 
 
 def test_a_tag_that_cannot_be_downloaded_fails_fast_naming_the_tag_and_the_fix(monkeypatch):

@@ -1,4 +1,4 @@
-"""The shipped-weights guard: used on a match, retrained on a mismatch (with the reason), refused if corrupt."""
+"""The shipped-weights guard: used on a match, retrained on a mismatch, an error if corrupt."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from kedro.io import DatasetError
 
-from ovmlr.datasets import EmbeddingCacheDataset, EmbeddingChunk
+from ovmlr.core.features import EmbeddingChunk
+from ovmlr.datasets import EmbeddingCacheDataset
 
 
 def _spec_file(tmp_path, backbone_id: str):

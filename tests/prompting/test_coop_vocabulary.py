@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.prompting.vocabulary import coop_vocabulary
-from ovmlr.training.loop import FeatureSplit
-from ovmlr.training.vocabulary import Vocabulary
 
 D = 16
 TINY_CLIP = {

@@ -157,7 +157,7 @@ def test_the_ist_context_is_exact_and_only_as_large_as_the_graph_needs(trained) 
 
 def make_shallow(trained: TrainedC2SRT) -> TrainedC2SRT:
     """The same model with a one-layer IST (fresh weights)."""
-    from ovmlr.training.model_factory import build_model
+    from ovmlr.core.model_factory import build_model
 
     config = {**trained.model_config, "ist": {**trained.model_config["ist"], "layers": 1}}
     return TrainedC2SRT(
@@ -199,7 +199,7 @@ def test_a_fine_tuned_ensemble_takes_its_zero_shot_term_from_the_frozen_backbone
 
 def test_pico_weights_survive_save_and_load(trained, tmp_path) -> None:
     config = {**trained.model_config, "alignment": "pico"}
-    from ovmlr.training.model_factory import build_model
+    from ovmlr.core.model_factory import build_model
 
     head = build_model(config)
     head.load_state_dict({**trained.head_state, "alignment_weights": torch.ones(head.config.embed_dim)})

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.models import C2SRT, load_model_config
 from ovmlr.training.alignment import fit_head_alignment
-from ovmlr.training.loop import FeatureSplit
-from ovmlr.training.vocabulary import Vocabulary
 
 D, C, N = 8, 4, 64
 

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.model_factory import build_model, resolve_model_config
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.training.distributed import (
     DistributedConfig,
     check_distributed,
@@ -18,9 +21,7 @@ from ovmlr.training.distributed import (
     write_job,
 )
 from ovmlr.training.fit import fit, frozen_task
-from ovmlr.training.loop import FeatureSplit, TrainingConfig
-from ovmlr.training.model_factory import build_model, resolve_model_config
-from ovmlr.training.vocabulary import Vocabulary
+from ovmlr.training.loop import TrainingConfig
 
 D, P, C = 16, 4, 5
 MODEL = {

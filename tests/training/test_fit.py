@@ -11,12 +11,13 @@ from PIL import Image
 from ovmlr.backbones.features import encode_image_tokens
 from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.model_factory import build_model, resolve_model_config
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.training.finetune import FinetuneConfig, finetune_task
 from ovmlr.training.fit import best_epoch, fit, frozen_task
-from ovmlr.training.loop import FeatureSplit, TrainingConfig
-from ovmlr.training.model_factory import build_model, resolve_model_config
+from ovmlr.training.loop import TrainingConfig
 from ovmlr.training.tasks import make_training_task
-from ovmlr.training.vocabulary import Vocabulary
 
 D, P, C = 16, 4, 5
 BACKBONE_INFO = {"embed_dim": D, "logit_scale": 10.0, "backbone_id": "toy"}

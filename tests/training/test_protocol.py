@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.training import selected
-from ovmlr.training.loop import FeatureSplit
 from ovmlr.training.protocol import (
     SelectionConfig,
     check_strict,
@@ -19,7 +20,6 @@ from ovmlr.training.protocol import (
     selection_data,
     topped_up_neighbours,
 )
-from ovmlr.training.vocabulary import Vocabulary
 
 D, P, K = 8, 3, 2
 NAMES = ("s0", "s1", "s2", "s3", "s4", "s5", "u0", "u1")

@@ -4,13 +4,12 @@ Shape letters: B images, C categories, P patches, D joint feature dim, T prompt 
 """
 
 from .configs import register_model_config, register_packaged_configs
-from .features import ENSEMBLE, category_text_features, encode_image_tokens, ensemble_text_features
-from .loading import BackboneWeightsUnavailable, LoadedBackbone, load_backbone, resolve_device
+from .features import category_text_features, encode_image_tokens, ensemble_text_features
+from .loading import BackboneWeightsUnavailable, LoadedBackbone, load_backbone
 from .spec import BackboneSpec, compute_backbone_id
 from .student import ManifestImageDataset, StudentImageEncoder
 
 __all__ = [
-    "ENSEMBLE",
     "BackboneSpec",
     "BackboneWeightsUnavailable",
     "LoadedBackbone",
@@ -23,5 +22,4 @@ __all__ = [
     "load_backbone",
     "register_model_config",
     "register_packaged_configs",
-    "resolve_device",
 ]

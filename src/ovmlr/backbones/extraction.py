@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from ovmlr.backbones.features import encode_image_tokens
 from ovmlr.backbones.images import ImageFileDataset
 from ovmlr.backbones.loading import LoadedBackbone
-from ovmlr.datasets.embedding_cache import EmbeddingChunk
+from ovmlr.core.features import EmbeddingChunk
 from ovmlr.reporting.progress import refresh_interval
 
 logger = logging.getLogger(__name__)

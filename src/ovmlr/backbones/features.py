@@ -14,8 +14,6 @@ from open_clip.timm_model import TimmModel
 from open_clip.transformer import VisionTransformer
 from torch import nn
 
-ENSEMBLE = "__ensemble__"
-
 
 def encode_image_tokens(visual: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Global feature and projected patch tokens of an image tower (Eq. 1).

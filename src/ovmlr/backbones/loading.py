@@ -54,13 +54,6 @@ class LoadedBackbone:
     device: torch.device
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def hub_offline() -> bool:
     """Whether Hugging Face downloads are disabled (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``)."""
     return any(os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"} for v in _OFFLINE_VARS)

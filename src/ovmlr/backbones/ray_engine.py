@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from ovmlr.backbones.extraction import encode_images
-from ovmlr.backbones.loading import load_backbone, resolve_device
+from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
-from ovmlr.datasets.embedding_cache import EmbeddingChunk
+from ovmlr.core.device import resolve_device
+from ovmlr.core.features import EmbeddingChunk
 
 logger = logging.getLogger(__name__)
 ENGINES = ("local", "ray")

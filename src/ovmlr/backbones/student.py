@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from open_clip.timm_model import TimmModel
 from open_clip.transformer import VisionTransformer
 from PIL import Image
 from torch import nn
+from torch.utils.data import DataLoader
+
+from ovmlr.core.features import FeatureSplit
 
 from .features import encode_image_tokens, output_width
 from .images import ImageFileDataset, resolve_paths
@@ -132,3 +137,29 @@ class ManifestImageDataset(ImageFileDataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:  # type: ignore[override]
         image, _ = super().__getitem__(index)
         return image, self.image_ids[index]
+
+
+def split_images(
+    manifest: pd.DataFrame, split: FeatureSplit, backbone: Any, augment: bool, image_root: str
+) -> ManifestImageDataset:
+    """The split's images, in the split's order, with the backbone's preprocessing."""
+    rows = manifest.drop_duplicates("image_id").set_index("image_id").loc[split.image_ids].reset_index()
+    size = backbone.model.visual.image_size
+    size = tuple(size) if isinstance(size, tuple | list) else (size, size)
+    return ManifestImageDataset(
+        rows, backbone.preprocess, size, image_root, augment=backbone.preprocess_train if augment else None
+    )
+
+
+@torch.inference_mode()
+def student_features(
+    student: nn.Module, images: ManifestImageDataset, batch_size: int, num_workers: int, device: torch.device
+) -> tuple[np.ndarray, np.ndarray]:
+    """Global [N, D] and patch [N, P, D] features of a dataset's images through the student."""
+    student.eval()
+    out_g, out_p = [], []
+    for batch, _ in DataLoader(images, batch_size=batch_size, num_workers=num_workers, shuffle=False):
+        g, p = student(batch.to(device))
+        out_g.append(g.float().cpu().numpy())
+        out_p.append(p.float().cpu().numpy())
+    return np.concatenate(out_g), np.concatenate(out_p)

@@ -29,10 +29,10 @@ from .llm_backend import LLMBackendDataset  # noqa: E402
 __all__ += ["LLMBackendDataset"]
 
 # The backbone and feature_extraction stages: torch checkpoints and the image embedding cache.
-from .embedding_cache import EmbeddingCacheDataset, EmbeddingChunk, EmbeddingStore  # noqa: E402
+from .embedding_cache import EmbeddingCacheDataset, EmbeddingStore  # noqa: E402
 from .torch_state_dict import TorchStateDictDataset  # noqa: E402
 
-__all__ += ["EmbeddingCacheDataset", "EmbeddingChunk", "EmbeddingStore", "TorchStateDictDataset"]
+__all__ += ["EmbeddingCacheDataset", "EmbeddingStore", "TorchStateDictDataset"]
 
 # A trained model as one folder, and its MLflow registry entry (training, evaluation, predict stages).
 from .trained_model import TrainedModelDataset  # noqa: E402

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,45 +28,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
+from ovmlr.core.features import EmbeddingChunk
+
 from .sharded_parquet import ShardedParquetDataset
 
 _DTYPES = {"float32": pa.float32(), "float16": pa.float16()}
-
-
-@dataclass(frozen=True)
-class EmbeddingChunk:
-    """Features of a batch of images of one backbone, as the extraction node yields them.
-
-    Attributes:
-        backbone_id: The backbone that produced them (selects the cache folder).
-        image_keys: Content hashes, one per row.
-        global_feats: ``[N, D]`` float32 (rows of failed images are stored as zeros).
-        patch_feats: ``[N, P, D]`` float32 (rows of failed images are stored as zeros).
-        errors: Per row ``None`` (encoded) or why the image could not be used.
-    """
-
-    backbone_id: str
-    image_keys: Sequence[str]
-    global_feats: np.ndarray
-    patch_feats: np.ndarray
-    errors: Sequence[str | None]
-
-    def __post_init__(self) -> None:
-        n = len(self.image_keys)
-        if self.global_feats.ndim != 2 or self.patch_feats.ndim != 3 or len(self.errors) != n:
-            raise ValueError(
-                f"EmbeddingChunk of {n} keys: global must be [N, D], patches [N, P, D] and errors [N]; got "
-                f"{self.global_feats.shape}, {self.patch_feats.shape}, {len(self.errors)} errors"
-            )
-        if self.global_feats.shape[0] != n or self.patch_feats.shape[0] != n:
-            raise ValueError(f"EmbeddingChunk: {n} keys but {self.global_feats.shape[0]} feature rows")
-
-    @classmethod
-    def empty(cls, backbone_id: str, dim: int, num_patches: int) -> EmbeddingChunk:
-        """A chunk with no row (what a warm run yields)."""
-        return cls(
-            backbone_id, [], np.zeros((0, dim), np.float32), np.zeros((0, num_patches, dim), np.float32), []
-        )
 
 
 def _vector_type(dtype: pa.DataType, size: int) -> pa.DataType:

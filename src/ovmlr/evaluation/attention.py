@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.evaluation.selection import choose_relation_targets, subsample_rows
 from ovmlr.reporting.attention import ATTENTION_TABLE_COLUMNS, attention_table
 from ovmlr.trained.model import TrainedC2SRT
-from ovmlr.training.loop import FeatureSplit
-from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 

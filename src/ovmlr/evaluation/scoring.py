@@ -13,9 +13,9 @@ import pandas as pd
 import torch
 
 from ovmlr.alignment.pico import weighted_cosine
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.models import mkt_style_scores, zero_shot_scores
-from ovmlr.training.loop import FeatureSplit
-from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 

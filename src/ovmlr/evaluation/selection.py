@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.trained.model import TrainedC2SRT
-from ovmlr.training.loop import FeatureSplit
-from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.metrics import average_precision, zsl_gzsl_metrics, zsl_gzsl_retrieval
-from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 

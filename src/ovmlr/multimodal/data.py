@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ovmlr.training.vocabulary import label_matrix
+from ovmlr.core.vocabulary import label_matrix
 
 ID_COLUMN = "image_id"
 FEATURE_COLUMN = "embedding"

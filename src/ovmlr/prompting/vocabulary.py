@@ -9,16 +9,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ovmlr.backbones.loading import load_backbone, resolve_device
+from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
-from ovmlr.training.loop import FeatureSplit
-from ovmlr.training.vocabulary import Vocabulary
+from ovmlr.core.device import resolve_device
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.vocabulary import Vocabulary
 
 from .coop import CoOpConfig, context_text_features, learn_context
 
 logger = logging.getLogger(__name__)
-
-COOP_PROMPT = "__coop__"  # training.prompt of the Table 5 "Prompt tuning" ablation row
 
 
 def coop_vocabulary(

@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .llm_scores import SCORE_COLUMNS
+from ovmlr.core.vocabulary import ENSEMBLE
 
-ENSEMBLE_TEMPLATE = "__ensemble__"
+from .llm_scores import SCORE_COLUMNS
 
 
 def ensemble_text_features(text_features: pd.DataFrame, category_split: pd.DataFrame) -> np.ndarray:
@@ -28,12 +28,12 @@ def ensemble_text_features(text_features: pd.DataFrame, category_split: pd.DataF
     missing = [c for c in ("category_id", "template", "embedding") if c not in text_features.columns]
     if missing:
         raise ValueError(f"text_features lacks column(s) {missing}; found {list(text_features.columns)}")
-    ensemble = text_features[text_features["template"] == ENSEMBLE_TEMPLATE].drop_duplicates("category_id")
+    ensemble = text_features[text_features["template"] == ENSEMBLE].drop_duplicates("category_id")
     by_id = dict(zip(ensemble["category_id"].astype(int), ensemble["embedding"], strict=True))
     ids = category_split["category_id"].astype(int).tolist()
     absent = [(i, n) for i, n in zip(ids, category_split["name"], strict=True) if i not in by_id]
     if absent:
-        raise ValueError(f"text_features has no {ENSEMBLE_TEMPLATE!r} row for categories {absent[:5]}")
+        raise ValueError(f"text_features has no {ENSEMBLE!r} row for categories {absent[:5]}")
     features = np.stack([np.asarray(by_id[i], dtype=np.float64) for i in ids])  # [C, D]
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     if (norms == 0).any():

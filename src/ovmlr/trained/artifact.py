@@ -28,7 +28,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ovmlr.backbones.spec import BackboneSpec
-from ovmlr.training.vocabulary import Vocabulary
+from ovmlr.core.vocabulary import Vocabulary
 
 from .model import TrainedC2SRT
 

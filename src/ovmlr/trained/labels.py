@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ovmlr.training.vocabulary import Vocabulary
+from ovmlr.core.vocabulary import Vocabulary
 
 POLICIES = ("similarity", "llm")
 TRAINING = "training"  # the provenance of a name found in the training vocabulary

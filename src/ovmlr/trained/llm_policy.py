@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ovmlr.backbones.features import ENSEMBLE
+from ovmlr.core.vocabulary import ENSEMBLE
 from ovmlr.llm.backend import ChatBackend, LLMBackendError
 from ovmlr.llm.cache import cache_rows, cached_responses, empty_cache_frame
 from ovmlr.llm.dispatch import complete_all

@@ -27,12 +27,14 @@ import torch
 from PIL import Image
 
 from ovmlr.backbones.features import category_text_features, encode_image_tokens
-from ovmlr.backbones.loading import LoadedBackbone, load_backbone, resolve_device
+from ovmlr.backbones.loading import LoadedBackbone, load_backbone
 from ovmlr.backbones.spec import BackboneSpec
-from ovmlr.backbones.student import StudentImageEncoder
-from ovmlr.training.loop import FeatureSplit, predict_scores
-from ovmlr.training.model_factory import build_model
-from ovmlr.training.vocabulary import Vocabulary
+from ovmlr.backbones.student import StudentImageEncoder, split_images, student_features
+from ovmlr.core.device import resolve_device
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.model_factory import build_model
+from ovmlr.core.scoring import predict_scores
+from ovmlr.core.vocabulary import Vocabulary
 
 from .labels import POLICIES, TRAINING, LabelSet, check_labels, similarity_neighbours
 
@@ -198,8 +200,6 @@ class TrainedC2SRT:
         """The split as the head sees it: cached frozen features, or the images re-encoded by the student."""
         if self.student_state is None:
             return split
-        from ovmlr.training.finetune import split_images, student_features
-
         logger.info("Encoding %d images through the model's fine-tuned student encoder", len(split))
         images = split_images(image_manifest, split, self.backbone(), False, image_root)
         g, p = student_features(self.image_encoder(), images, batch_size, 0, self.backbone().device)
@@ -416,10 +416,3 @@ def split_module_state(
         return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
     return part("head."), part("student.")
-
-
-def prompt_templates(prompt: str, templates: Sequence[str]) -> tuple[str, ...]:
-    """The templates behind a vocabulary's text features: all for the ensemble, else the one prompt."""
-    from ovmlr.backbones.features import ENSEMBLE
-
-    return tuple(templates) if prompt == ENSEMBLE else (prompt,)

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from ovmlr.alignment.pico import PICOConfig, PICOWeights, fit_pico
-from ovmlr.training.loop import FeatureSplit
-from ovmlr.training.vocabulary import Vocabulary
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 

@@ -19,10 +19,12 @@ import torch
 import torch.distributed as torch_dist
 from torch.nn.parallel import DistributedDataParallel
 
+from ovmlr.core.device import resolve_device
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.model_factory import build_model
+from ovmlr.core.scoring import predict_scores
 from ovmlr.training.distributed import Job, checkpoint_path, rank_positions, read_job, resolve_backend
 from ovmlr.training.fit import TrainingTask, fit, frozen_loss
-from ovmlr.training.loop import FeatureSplit, predict_scores, resolve_device
-from ovmlr.training.model_factory import build_model
 
 logger = logging.getLogger("ovmlr.training.ddp_worker")
 

@@ -35,8 +35,9 @@ import numpy as np
 import torch
 from torch.utils.data import DistributedSampler
 
-from ovmlr.training.loop import FeatureSplit, TrainingConfig, config_dict
-from ovmlr.training.vocabulary import Vocabulary
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.vocabulary import Vocabulary
+from ovmlr.training.loop import TrainingConfig, config_dict
 
 BACKENDS = ("auto", "gloo", "nccl")
 _SPLIT_ARRAYS = ("image_ids", "global_feats", "patch_feats", "labels")

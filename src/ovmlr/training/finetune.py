@@ -19,13 +19,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from ovmlr.backbones.loading import load_backbone
-from ovmlr.backbones.spec import BackboneSpec
-from ovmlr.backbones.student import ManifestImageDataset, StudentImageEncoder
+from ovmlr.backbones.student import StudentImageEncoder, split_images, student_features
+from ovmlr.core.device import resolve_device
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.scoring import predict_scores
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.models import distillation_loss, ranking_loss, total_loss
 from ovmlr.training.fit import TrainingTask
-from ovmlr.training.loop import FeatureSplit, TrainingConfig, predict_scores, resolve_device
-from ovmlr.training.vocabulary import Vocabulary
+from ovmlr.training.loop import TrainingConfig
 
 
 @dataclass(frozen=True)
@@ -64,67 +65,6 @@ class FinetuneModel(nn.Module):
         out = self.head(global_feats, patch_feats, text, neighbours)
         out["student_global"] = global_feats
         return out
-
-
-def split_images(
-    manifest: pd.DataFrame, split: FeatureSplit, backbone: Any, augment: bool, image_root: str
-) -> ManifestImageDataset:
-    """The split's images, in the split's order, with the backbone's preprocessing."""
-    rows = manifest.drop_duplicates("image_id").set_index("image_id").loc[split.image_ids].reset_index()
-    size = backbone.model.visual.image_size
-    size = tuple(size) if isinstance(size, tuple | list) else (size, size)
-    return ManifestImageDataset(
-        rows, backbone.preprocess, size, image_root, augment=backbone.preprocess_train if augment else None
-    )
-
-
-@torch.inference_mode()
-def student_features(
-    student: nn.Module, images: ManifestImageDataset, batch_size: int, num_workers: int, device: torch.device
-) -> tuple[np.ndarray, np.ndarray]:
-    """Global [N, D] and patch [N, P, D] features of a dataset's images through the student."""
-    student.eval()
-    out_g, out_p = [], []
-    for batch, _ in DataLoader(images, batch_size=batch_size, num_workers=num_workers, shuffle=False):
-        g, p = student(batch.to(device))
-        out_g.append(g.float().cpu().numpy())
-        out_p.append(p.float().cpu().numpy())
-    return np.concatenate(out_g), np.concatenate(out_p)
-
-
-def encode_with_student(
-    student_state: dict[str, torch.Tensor],
-    split: FeatureSplit,
-    image_manifest: pd.DataFrame,
-    backbone_spec: dict[str, Any],
-    ft: FinetuneConfig,
-    batch_size: int,
-    device: str | torch.device,
-) -> FeatureSplit:
-    """The split with its features recomputed by a fine-tuned student encoder (same images, same labels).
-
-    A model trained in ``finetune`` mode scores the student's features, not the frozen backbone's cache: the
-    student is rebuilt from the backbone (``backbone_spec``) and ``student_state``, and the split's images
-    are read from the manifest with the backbone's evaluation transform.
-
-    Raises:
-        ValueError: When ``student_state`` does not fit the image tower of ``backbone_spec`` (a model
-            fine-tuned from another backbone).
-    """
-    device = resolve_device(str(device))
-    spec = BackboneSpec.from_dict(backbone_spec)
-    backbone = load_backbone(spec, str(device))
-    student = StudentImageEncoder(backbone.model.visual, ft.trainable_blocks)
-    try:
-        student.load_state_dict(student_state)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"the fine-tuned student's weights do not fit the image tower of backbone {spec.model_name!r} "
-            f"(backbone_spec {spec.backbone_id or '?'}): was the model trained from another backbone? {exc}"
-        ) from exc
-    images = split_images(image_manifest, split, backbone, False, ft.image_root)
-    g, p = student_features(student.to(device), images, batch_size, ft.num_workers, device)
-    return FeatureSplit(split.image_ids, g, p, split.labels, frozen_global=split.global_feats)
 
 
 def finetune_task(

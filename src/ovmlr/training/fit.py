@@ -13,21 +13,21 @@ import torch
 from torch import nn
 
 from ovmlr.backbones.precision import resolve_precision
+from ovmlr.core.device import resolve_device
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.scoring import predict_scores
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.models import ranking_loss
 from ovmlr.training.loop import (
-    FeatureSplit,
     LossFn,
     TrainingConfig,
     TrainingState,
     config_dict,
     grad_scaler,
     make_optimizer,
-    predict_scores,
-    resolve_device,
     train_one_epoch,
     validation_metrics,
 )
-from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,6 @@ resumed from the checkpoint of epoch ``e`` continues exactly as the uninterrupte
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import math
 import time
@@ -23,9 +21,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ovmlr.backbones.precision import precision_dtype, resolve_precision
+from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.metrics import seen_metrics, zsl_gzsl_metrics
 from ovmlr.reporting.progress import refresh_interval
-from ovmlr.training.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -80,53 +78,11 @@ class TrainingConfig:
 
 
 @dataclass
-class FeatureSplit:
-    """Features and labels of one split, in the same image order.
-
-    Attributes:
-        image_ids: [N] image ids.
-        global_feats: float32 [N, D] backbone global features (the distillation target in finetune mode).
-        patch_feats: float32 [N, P, D] backbone patch features.
-        labels: int8 [N, C] labels over the split's vocabulary (1 / 0 / -1 unknown).
-        frozen_global: float32 [N, D] the frozen backbone's global features when ``global_feats`` come from
-            a fine-tuned student (the zero-shot term of the output ensemble); ``None``: ``global_feats`` are
-            the frozen backbone's.
-    """
-
-    image_ids: np.ndarray
-    global_feats: np.ndarray
-    patch_feats: np.ndarray
-    labels: np.ndarray
-    frozen_global: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.image_ids)
-
-
-@dataclass
 class TrainingState:
     """What a checkpoint restores."""
 
     epoch: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA when present."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def fingerprint(*parts: Any) -> str:
-    """A short stable hash of JSON-able parts and arrays (a run's identity for resuming)."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            digest.update(np.ascontiguousarray(part).tobytes())
-        else:
-            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
-    return digest.hexdigest()[:16]
 
 
 def make_optimizer(model: nn.Module, cfg: TrainingConfig, steps_per_epoch: int):
@@ -231,34 +187,6 @@ def train_one_epoch(
     stats = {f"train/{k}": v / max(1, seen) for k, v in totals.items()}
     stats["train/images_per_s"] = seen / max(elapsed, 1e-9)
     return stats
-
-
-@torch.inference_mode()
-def predict_scores(
-    model: nn.Module,
-    global_feats: np.ndarray,
-    patch_feats: np.ndarray,
-    vocabulary: Vocabulary,
-    batch_size: int,
-    device: torch.device,
-    zero_shot_global: np.ndarray | None = None,
-) -> np.ndarray:
-    """Scores [N, C] of a head over a vocabulary, in batches.
-
-    ``zero_shot_global`` [N, D]: the frozen backbone's global features for the zero-shot term when
-    ``global_feats`` come from a fine-tuned student (see :meth:`ovmlr.models.C2SRT.forward`).
-    """
-    model.eval()
-    text = torch.from_numpy(vocabulary.text).to(device)
-    neighbours = torch.from_numpy(vocabulary.neighbours).to(device)
-    out = []
-    for start in range(0, len(global_feats), batch_size):
-        rows = slice(start, start + batch_size)
-        g = torch.from_numpy(global_feats[rows]).to(device)
-        p = torch.from_numpy(patch_feats[rows]).to(device)
-        g0 = None if zero_shot_global is None else torch.from_numpy(zero_shot_global[rows]).to(device)
-        out.append(model(g, p, text, neighbours, g0)["logits"].float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(vocabulary)), dtype=np.float32)
 
 
 def validation_metrics(

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ovmlr.training.loop import FeatureSplit
-from ovmlr.training.vocabulary import Vocabulary
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 

@@ -13,16 +13,16 @@ from functools import partial
 from typing import Any
 
 from ovmlr.backbones.spec import BackboneSpec
-from ovmlr.prompting.vocabulary import COOP_PROMPT
-from ovmlr.trained.model import TrainedC2SRT, prompt_templates, split_module_state
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.model_factory import build_model, resolve_model_config
+from ovmlr.core.vocabulary import COOP_PROMPT, ENSEMBLE, Vocabulary, prompt_templates
+from ovmlr.trained.model import TrainedC2SRT, split_module_state
 from ovmlr.training.alignment import fit_head_alignment
 from ovmlr.training.finetune import FinetuneConfig
 from ovmlr.training.fit import best_epoch, fit
-from ovmlr.training.loop import FeatureSplit, TrainingConfig
-from ovmlr.training.model_factory import build_model, resolve_model_config
+from ovmlr.training.loop import TrainingConfig
 from ovmlr.training.protocol import SelectionConfig, choose_ensemble_weight, chooser_data, selection_data
 from ovmlr.training.tasks import make_training_task
-from ovmlr.training.vocabulary import ENSEMBLE, Vocabulary
 
 logger = logging.getLogger(__name__)
 

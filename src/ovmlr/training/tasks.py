@@ -10,9 +10,11 @@ import torch
 
 from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.core.device import resolve_device
+from ovmlr.core.features import FeatureSplit
 from ovmlr.training.finetune import FinetuneConfig, finetune_task
 from ovmlr.training.fit import TrainingTask, frozen_task
-from ovmlr.training.loop import FeatureSplit, TrainingConfig, resolve_device
+from ovmlr.training.loop import TrainingConfig
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.vocabulary import ENSEMBLE, build_vocabulary_from_tables
 from ovmlr.datasets.mlflow_nested_runs import MlflowNestedRunsDataset
 from ovmlr.evaluation.ablation_plan import row_setting, sweep_variants, variant_training_params
 from ovmlr.models.config import deep_merge
@@ -18,8 +20,6 @@ from ovmlr.pipelines.ablation.nodes import (
 )
 from ovmlr.relations.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
 from ovmlr.reporting.sweeps import best_value_per_category
-from ovmlr.training.loop import FeatureSplit
-from ovmlr.training.vocabulary import ENSEMBLE, build_vocabulary_from_tables
 
 D, P = 8, 4
 NAMES = ["a", "b", "c", "d", "e"]

@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from ovmlr.backbones import BackboneSpec
+from ovmlr.core.model_factory import build_model
+from ovmlr.core.vocabulary import ENSEMBLE, Vocabulary
 from ovmlr.models import config_to_dict, load_model_config
 from ovmlr.trained import TrainedC2SRT, load_trained, save_trained
-from ovmlr.training.model_factory import build_model
-from ovmlr.training.vocabulary import ENSEMBLE, Vocabulary
 
 N, P, D = 12, 16, 16
 NAMES = ("cat", "dog", "car", "tree", "lion", "truck")

@@ -11,6 +11,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from ovmlr.core.model_factory import build_model
 from ovmlr.evaluation.attention import compact_graph, ist_attention
 from ovmlr.pipelines.evaluation.nodes import (
     assemble_evaluation_split,
@@ -18,7 +19,6 @@ from ovmlr.pipelines.evaluation.nodes import (
     select_ist_attention,
 )
 from ovmlr.reporting.attention import ATTENTION_TABLE_COLUMNS
-from ovmlr.training.model_factory import build_model
 
 NAMES = ("cat", "dog", "car", "tree", "lion", "truck")  # the world's vocabulary (conftest)
 LAYERS, K = 2, 2  # c2srt_small's IST layers; the world's neighbours per category

@@ -10,7 +10,9 @@ import torch
 from ovmlr.alignment.pico import PICOWeights, weighted_cosine
 from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
-from ovmlr.backbones.student import StudentImageEncoder
+from ovmlr.backbones.student import StudentImageEncoder, split_images, student_features
+from ovmlr.core.model_factory import build_model
+from ovmlr.core.scoring import predict_scores
 from ovmlr.evaluation.scoring import effective_mkt_k
 from ovmlr.evaluation.selection import choose_relation_targets, top_k_entries
 from ovmlr.evaluation.summary import method_metrics, split_ks
@@ -37,9 +39,6 @@ from ovmlr.pipelines.evaluation.nodes import (
     select_isr_patches,
     select_top_predictions,
 )
-from ovmlr.training.finetune import split_images, student_features
-from ovmlr.training.loop import predict_scores
-from ovmlr.training.model_factory import build_model
 
 BASELINES = {"prompt": "__ensemble__", "mkt_k": 16}
 PICO = {"iterations": 2, "n_style_prototypes": 2, "seed": 0}

@@ -16,11 +16,11 @@ from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
+from ovmlr.core.model_factory import build_model
+from ovmlr.core.scoring import predict_scores
 from ovmlr.datasets.mlflow_registry import MlflowRegisteredModelDataset, ModelRegistration
 from ovmlr.metrics import zsl_gzsl_metrics
 from ovmlr.pipelines.evaluation import create_pipeline
-from ovmlr.training.loop import predict_scores
-from ovmlr.training.model_factory import build_model
 
 PARAMS = {
     "training": {"finetune": {}, "pico": {"iterations": 2, "n_style_prototypes": 2, "seed": 0}},

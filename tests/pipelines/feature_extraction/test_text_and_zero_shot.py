@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from ovmlr.backbones import ENSEMBLE, BackboneSpec, load_backbone
+from ovmlr.backbones import BackboneSpec, load_backbone
+from ovmlr.core.vocabulary import ENSEMBLE
 from ovmlr.metrics import mean_average_precision
 from ovmlr.pipelines.feature_extraction.nodes import (
     encode_category_texts,

@@ -19,6 +19,9 @@ import torch
 from matplotlib.figure import Figure
 
 from ovmlr.alignment.pico import weighted_cosine
+from ovmlr.core.features import FeatureSplit
+from ovmlr.core.params import fingerprint
+from ovmlr.core.vocabulary import COOP_PROMPT, ENSEMBLE, Vocabulary, build_vocabulary_from_tables
 from ovmlr.evaluation.ablation_plan import (
     row_relation,
     row_setting,
@@ -27,7 +30,7 @@ from ovmlr.evaluation.ablation_plan import (
 )
 from ovmlr.metrics import average_precision, zsl_gzsl_metrics, zsl_gzsl_retrieval
 from ovmlr.models import mkt_style_scores, zero_shot_scores
-from ovmlr.prompting.vocabulary import COOP_PROMPT, coop_vocabulary
+from ovmlr.prompting.vocabulary import coop_vocabulary
 from ovmlr.relations.select import relation_neighbours
 from ovmlr.reporting.sweeps import (
     best_value_per_category,
@@ -40,9 +43,8 @@ from ovmlr.reporting.sweeps import (
 from ovmlr.reporting.tables import markdown_table
 from ovmlr.training.alignment import fit_zero_shot_pico
 from ovmlr.training.finetune import FinetuneConfig
-from ovmlr.training.loop import FeatureSplit, TrainingConfig, fingerprint
+from ovmlr.training.loop import TrainingConfig
 from ovmlr.training.selected import train_selected_model
-from ovmlr.training.vocabulary import ENSEMBLE, Vocabulary, build_vocabulary_from_tables
 
 logger = logging.getLogger(__name__)
 

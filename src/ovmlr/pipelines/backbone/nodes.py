@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ovmlr.backbones import BackboneSpec, load_backbone, resolve_device
+from ovmlr.backbones import BackboneSpec, load_backbone
 from ovmlr.backbones.configs import (
     packaged_model_config,
     register_model_config,
@@ -37,6 +37,7 @@ from ovmlr.backbones.features import output_width, patch_count
 from ovmlr.backbones.precision import resolve_precision
 from ovmlr.backbones.release import HeldoutCheck, pool_hashes, train_release
 from ovmlr.backbones.shipped import ShippedBackbone, ShippedRelease, with_shipped_weights
+from ovmlr.core.device import resolve_device
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ovmlr.alignment.pico import PICOWeights
+from ovmlr.core.device import resolve_device
+from ovmlr.core.features import FeatureSplit, assemble_split
+from ovmlr.core.vocabulary import Vocabulary, label_matrix, text_feature_matrix
 from ovmlr.evaluation.attention import attention_report
 from ovmlr.evaluation.scoring import (
     baseline_scores,
@@ -46,9 +49,6 @@ from ovmlr.reporting.pico import pico_weights_table, plot_pico_weights
 from ovmlr.reporting.style import message_figure
 from ovmlr.trained.model import TrainedC2SRT
 from ovmlr.training.alignment import fit_zero_shot_pico
-from ovmlr.training.loop import FeatureSplit, resolve_device
-from ovmlr.training.splits import assemble_split
-from ovmlr.training.vocabulary import Vocabulary, label_matrix, text_feature_matrix
 
 logger = logging.getLogger(__name__)
 

@@ -13,17 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ovmlr.backbones import (
-    ENSEMBLE,
-    BackboneSpec,
-    category_text_features,
-    load_backbone,
-    resolve_device,
-)
+from ovmlr.backbones import BackboneSpec, category_text_features, load_backbone
 from ovmlr.backbones.extraction import encode_images
 from ovmlr.backbones.images import hash_files, resolve_paths, stat_files
 from ovmlr.backbones.ray_engine import check_engine, encode_images_ray
-from ovmlr.datasets.embedding_cache import EmbeddingChunk, EmbeddingStore
+from ovmlr.core.device import resolve_device
+from ovmlr.core.features import EmbeddingChunk
+from ovmlr.core.vocabulary import ENSEMBLE
+from ovmlr.datasets.embedding_cache import EmbeddingStore
 from ovmlr.metrics import mean_average_precision, zsl_gzsl_metrics
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ovmlr.backbones.features import encode_prompts
-from ovmlr.backbones.loading import load_backbone, resolve_device
+from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.core.device import resolve_device
+from ovmlr.core.vocabulary import ENSEMBLE, text_feature_matrix
 from ovmlr.data.tagged_art.titles import mosaic_titles
 from ovmlr.datasets.mlflow_registry import ModelRegistration
 from ovmlr.multimodal.card import cscf_card, cscf_description
@@ -28,7 +30,6 @@ from ovmlr.multimodal.evaluation import results_table, robustness_curves
 from ovmlr.multimodal.fit import fit_cscf
 from ovmlr.multimodal.trained import TrainedCSCF
 from ovmlr.reporting.multimodal import plot_robustness, results_markdown
-from ovmlr.training.vocabulary import ENSEMBLE, text_feature_matrix
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ovmlr.backbones.images import hash_files
-from ovmlr.datasets.embedding_cache import EmbeddingChunk, EmbeddingStores
+from ovmlr.core.features import EmbeddingChunk
+from ovmlr.datasets.embedding_cache import EmbeddingStores
 from ovmlr.reporting.contact_sheet import plot_contact_sheet
 from ovmlr.reporting.progress import refresh_interval
 from ovmlr.trained.images import UserImageDataset, find_images, open_image

@@ -10,22 +10,22 @@ import numpy as np
 import pandas as pd
 
 from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.core.features import FeatureSplit, assemble_split
+from ovmlr.core.model_factory import build_model, resolve_model_config
+from ovmlr.core.params import fingerprint
+from ovmlr.core.vocabulary import COOP_PROMPT, Vocabulary, build_vocabulary_from_tables, prompt_templates
 from ovmlr.datasets.checkpoints import CheckpointStore
 from ovmlr.datasets.mlflow_registry import ModelRegistration
 from ovmlr.metrics import zsl_gzsl_metrics
-from ovmlr.prompting.vocabulary import COOP_PROMPT
 from ovmlr.trained.card import model_card
-from ovmlr.trained.model import TrainedC2SRT, prompt_templates, split_module_state
+from ovmlr.trained.model import TrainedC2SRT, split_module_state
 from ovmlr.training.alignment import fit_head_alignment
 from ovmlr.training.distributed import DistributedConfig, check_distributed, distributed_fit
 from ovmlr.training.finetune import FinetuneConfig
 from ovmlr.training.fit import best_epoch, fit
-from ovmlr.training.loop import FeatureSplit, TrainingConfig, config_dict, fingerprint
-from ovmlr.training.model_factory import build_model, resolve_model_config
+from ovmlr.training.loop import TrainingConfig, config_dict
 from ovmlr.training.protocol import SelectionConfig, choose_ensemble_weight, chooser_data, selection_data
-from ovmlr.training.splits import assemble_split
 from ovmlr.training.tasks import make_training_task
-from ovmlr.training.vocabulary import Vocabulary, build_vocabulary_from_tables
 
 logger = logging.getLogger(__name__)
 

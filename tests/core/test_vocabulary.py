@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ovmlr.training.vocabulary import ENSEMBLE, build_vocabulary_from_tables, label_matrix
+from ovmlr.core.vocabulary import ENSEMBLE, build_vocabulary_from_tables, label_matrix
 
 
 def _tables():

@@ -1,17 +1,21 @@
 """The category vocabulary a model scores: names, roles, text features [C, D] and neighbours [C, K].
 
 Training scores the seen categories only; evaluation scores seen + unseen. Neighbour indices always point
-into the same vocabulary, so :meth:`Vocabulary.subset` re-indexes them.
+into the same vocabulary, so :meth:`Vocabulary.subset` re-indexes them. The prompt names of
+``training.prompt`` live here too: ``ENSEMBLE`` (the Eq. 24 ensemble of every template) and ``COOP_PROMPT``
+(learned context vectors, the Table 5 ablation row).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-ENSEMBLE = "__ensemble__"
+ENSEMBLE = "__ensemble__"  # training.prompt / text_features template: the Eq. 24 prompt ensemble
+COOP_PROMPT = "__coop__"  # training.prompt of the Table 5 "Prompt tuning" ablation row (CoOp)
 
 
 @dataclass(frozen=True)
@@ -125,3 +129,14 @@ def label_matrix(labels: pd.DataFrame, names: tuple[str, ...]) -> tuple[np.ndarr
     if missing:
         raise ValueError(f"label table lacks category columns {missing[:10]}")
     return labels["image_id"].astype(str).to_numpy(), labels[list(names)].to_numpy(dtype=np.int8)
+
+
+def prompt_templates(prompt: str, templates: Sequence[str]) -> tuple[str, ...]:
+    """The templates behind a vocabulary's text features: all for the ensemble, else the one prompt."""
+    return tuple(templates) if prompt == ENSEMBLE else (prompt,)
+
+
+def text_prompt(prompt: str) -> str:
+    """The fixed prompt that gives text features to names a model was not trained on: a CoOp row's
+    learned context belongs to its own vocabulary, so new names get the ensemble."""
+    return ENSEMBLE if prompt == COOP_PROMPT else prompt
