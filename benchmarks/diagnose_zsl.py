@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ovmlr.core.device import resolve_device
-from ovmlr.core.features import FeatureSplit
+from ovmlr.core.features import FeatureSplit, assemble_full_split, assemble_seen_split
 from ovmlr.core.model_factory import resolve_model_config
 from ovmlr.core.vocabulary import Vocabulary, build_vocabulary_from_tables
 from ovmlr.metrics import average_precision, zsl_gzsl_metrics
@@ -67,7 +67,6 @@ from ovmlr.models import (
     ranking_loss,
     zero_shot_scores,
 )
-from ovmlr.pipelines.training.nodes import assemble_eval_split, assemble_train_split, build_vocabulary
 from ovmlr.relations.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
 from ovmlr.relations.select import relation_neighbours
 from ovmlr.reporting.tables import markdown_table
@@ -105,16 +104,16 @@ def load_inputs(with_test: bool) -> dict[str, Any]:
         tables = {name: context.catalog.load(name) for name in TABLES}
         embeddings = context.catalog.load("image_embeddings")
         training = context.params["training"]
-    vocabulary = build_vocabulary(
+    vocabulary = build_vocabulary_from_tables(
         tables["category_split"], tables["text_features"], tables["category_neighbours"], training["prompt"]
     )
     keys = tables["image_keys"]
     splits = {
-        "train": assemble_train_split(embeddings, keys, tables["train_labels"], vocabulary),
-        "val": assemble_eval_split(embeddings, keys, tables["val_labels"], vocabulary),
+        "train": assemble_seen_split(embeddings, keys, tables["train_labels"], vocabulary),
+        "val": assemble_full_split(embeddings, keys, tables["val_labels"], vocabulary),
     }
     if with_test:
-        splits["test"] = assemble_eval_split(embeddings, keys, tables["test_labels"], vocabulary)
+        splits["test"] = assemble_full_split(embeddings, keys, tables["test_labels"], vocabulary)
     return {"tables": tables, "training": training, "vocabulary": vocabulary, "splits": splits}
 
 

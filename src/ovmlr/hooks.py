@@ -7,8 +7,8 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from ovmlr.backbones.ray_engine import check_engine
-from ovmlr.training.distributed import DistributedConfig, check_distributed
-from ovmlr.training.loop import TrainingConfig
+from ovmlr.training.distributed import check_distributed
+from ovmlr.training.recipe import TrainingRecipe
 
 
 class ConfigurationChecks:
@@ -20,7 +20,5 @@ class ConfigurationChecks:
         if "feature_extraction.extract_image_embeddings_node" in node_names:
             check_engine(catalog.load("params:feature_extraction"))
         if "training.train_c2srt_node" in node_names:
-            check_distributed(
-                DistributedConfig.from_params(catalog.load("params:training.distributed")),
-                TrainingConfig.from_params(catalog.load("params:training.loop")),
-            )
+            recipe = TrainingRecipe.from_params(catalog.load("params:training"))
+            check_distributed(recipe.distributed, recipe.loop)

@@ -29,6 +29,8 @@ STAGES = (
 TRAIN_STAGES = STAGES[:6]
 # The training nodes the ablation runner needs in front of it (vocabulary and feature splits).
 ABLATION_INPUT_NODES = (
+    "parse_training_recipe_node",
+    "make_training_context_node",
     "build_vocabulary_node",
     "assemble_train_split_node",
     "assemble_val_split_node",

@@ -178,7 +178,7 @@ def test_bad_inputs_are_named() -> None:
 
 def test_config_rejects_unknown_and_invalid_parameters() -> None:
     assert PICOConfig.from_params({"iterations": 2}).iterations == 2
-    with pytest.raises(ValueError, match=r"Unknown pico parameters \['iteration'\]"):
+    with pytest.raises(ValueError, match=r"unknown training.pico parameter\(s\) \['iteration'\]"):
         PICOConfig.from_params({"iteration": 2})
     with pytest.raises(ValueError, match="pico.estimator"):
         PICOConfig.from_params({"estimator": "variance"})

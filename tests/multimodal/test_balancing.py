@@ -143,7 +143,7 @@ def test_cal_information_is_the_fused_loss_gain_of_a_modality() -> None:
 def test_training_config_names_bad_values() -> None:
     with pytest.raises(ValueError, match="balancing must be one of"):
         MultimodalTrainingConfig(balancing="grad_blend")
-    with pytest.raises(ValueError, match="Unknown multimodal.training parameters"):
+    with pytest.raises(ValueError, match=r"unknown multimodal.training parameter\(s\)"):
         MultimodalTrainingConfig.from_params({"epoch": 3})
     with pytest.raises(ValueError, match="cal needs keys"):
         MultimodalTrainingConfig(cal={"beta": 1.0})

@@ -241,5 +241,5 @@ def test_bad_inputs_are_clear_errors(clip_backbone):
         initial_context(model, tokenizer, CoOpConfig(n_ctx=6))
     with pytest.raises(ValueError, match="class_token_position must be one of"):
         CoOpConfig(class_token_position="start")
-    with pytest.raises(ValueError, match=r"unknown keys \['n_context'\]"):
+    with pytest.raises(ValueError, match=r"unknown ablation.coop parameter\(s\) \['n_context'\]"):
         CoOpConfig.from_params({"n_context": 4})

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from ovmlr.alignment.pico import PICOConfig
 from ovmlr.core.features import FeatureSplit
 from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.models import C2SRT, load_model_config
@@ -38,16 +39,16 @@ def _head(alignment: str) -> C2SRT:
 def test_pico_weights_are_fitted_into_the_head_and_favour_semantic_dimensions() -> None:
     split, vocab = _world()
     head = _head("pico")
-    scores = fit_head_alignment(head, split, vocab, {"iterations": 2, "seed": 0})
+    scores = fit_head_alignment(head, split, vocab, PICOConfig(iterations=2, seed=0))
     assert set(scores) == {"pico/plain", "pico/pairs", "pico/final"}
     weights = head.alignment_weights
     assert weights[:4].min() > weights[4:].max()
-    assert fit_head_alignment(_head("cosine"), split, vocab, None) == {}
+    assert fit_head_alignment(_head("cosine"), split, vocab, PICOConfig()) == {}
 
 
 def test_pico_refuses_labels_that_are_not_the_seen_vocabulary() -> None:
     split, vocab = _world()
     bad = FeatureSplit(split.image_ids, split.global_feats, split.patch_feats, split.labels[:, :2])
     with pytest.raises(ValueError, match="2 label columns for 4 seen categories"):
-        fit_head_alignment(_head("pico"), bad, vocab, None)
+        fit_head_alignment(_head("pico"), bad, vocab, PICOConfig())
     assert torch.equal(_head("pico").alignment_weights, torch.ones(D))

@@ -146,7 +146,7 @@ def test_bad_configuration_is_refused_before_any_work() -> None:
         check_distributed(DistributedConfig(enabled=True, backend="mpi"), TrainingConfig())
     with pytest.raises(ValueError, match="node_rank=2 is not in"):
         check_distributed(DistributedConfig(enabled=True, nnodes=2, node_rank=2), TrainingConfig())
-    with pytest.raises(ValueError, match="Unknown training.distributed parameters"):
+    with pytest.raises(ValueError, match=r"unknown training.distributed parameter\(s\)"):
         DistributedConfig.from_params({"world": 2})
     check_distributed(DistributedConfig(enabled=False), cfg)  # off: nothing to check
 
@@ -160,8 +160,9 @@ def test_the_hook_refuses_a_bad_distributed_run_before_the_pipeline_starts() -> 
 
     catalog = DataCatalog(
         datasets={
-            "params:training.distributed": MemoryDataset({"enabled": True, "nproc_per_node": 3}),
-            "params:training.loop": MemoryDataset({"batch_size": 64}),
+            "params:training": MemoryDataset(
+                {"distributed": {"enabled": True, "nproc_per_node": 3}, "loop": {"batch_size": 64}}
+            ),
         }
     )
     pipeline = SimpleNamespace(nodes=[SimpleNamespace(name="training.train_c2srt_node")])

@@ -97,7 +97,7 @@ def test_resume_equals_uninterrupted():
 
 
 def test_unknown_training_parameter_is_named():
-    with pytest.raises(ValueError, match=r"Unknown training parameters \['epohcs'\]"):
+    with pytest.raises(ValueError, match=r"unknown training.loop parameter\(s\) \['epohcs'\]"):
         TrainingConfig.from_params({"epohcs": 3})
     with pytest.raises(ValueError, match="training.mode must be 'frozen' or 'finetune'"):
         TrainingConfig.from_params({"mode": "frozen-ish"})
@@ -181,7 +181,13 @@ def test_the_training_node_builds_a_finetune_task_on_the_default_auto_device(tmp
     cfg = TrainingConfig.from_params({"mode": "finetune", "epochs": 1, "device": "auto"})
     config = resolve_model_config({"config": "c2srt_small", "overrides": MODEL["overrides"]}, BACKBONE_INFO)
     task = make_training_task(
-        cfg, build_model(config), train, val, spec.to_dict(), pd.DataFrame(rows), {"trainable_blocks": 1}
+        cfg,
+        build_model(config),
+        train,
+        val,
+        spec.to_dict(),
+        pd.DataFrame(rows),
+        FinetuneConfig(trainable_blocks=1),
     )
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert next(task.module.student.parameters()).device.type == expected

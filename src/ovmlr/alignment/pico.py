@@ -136,6 +136,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ovmlr.core.params import known_fields
 from ovmlr.metrics import mean_average_precision
 
 ESTIMATORS = ("contrast", "sign")
@@ -480,12 +481,7 @@ class PICOConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> PICOConfig:
         """Build from a parameter dict; unknown keys are an error naming them."""
-        params = dict(params or {})
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"Unknown pico parameters {unknown}; known: {sorted(known)}")
-        return cls(**params)
+        return cls(**known_fields(params, cls.__dataclass_fields__, "training.pico"))
 
 
 _PICO_VECTORS = ("weights", "semantic_probability")  # [D]

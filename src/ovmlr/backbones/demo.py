@@ -44,6 +44,8 @@ import torch.nn.functional as F
 from open_clip.hf_model import HFTextEncoder
 from torch import nn
 
+from ovmlr.core.params import known_fields
+
 from .canvas import CanvasConfig, plan_canvases, pool_items, render_canvases, tile_token_index, to_model_input
 from .captions import CAPTION_MODES, CaptionBank, build_caption_bank, canvas_tags, caption_positives
 from .features import ensemble_text_features, fill_templates
@@ -82,11 +84,7 @@ class DemoTrainingConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> DemoTrainingConfig:
         """From the ``backbone.demo.training`` parameters (unknown keys are an error)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"backbone.demo.training: unknown keys {unknown}; known: {sorted(known)}")
-        values = dict(params)
+        values = known_fields(params, (f.name for f in fields(cls)), "backbone.demo.training")
         values["templates"] = tuple(values.get("templates") or ())
         fill_templates(values["templates"], ["x"])  # validates the templates
         values["canvas"] = CanvasConfig(**dict(values.get("canvas") or {}))

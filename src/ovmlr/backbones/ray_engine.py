@@ -29,6 +29,7 @@ from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.core.device import resolve_device
 from ovmlr.core.features import EmbeddingChunk
+from ovmlr.core.params import known_fields
 
 logger = logging.getLogger(__name__)
 ENGINES = ("local", "ray")
@@ -47,11 +48,7 @@ class RayConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> RayConfig:
         """Build from ``feature_extraction.ray``; unknown keys are an error naming them."""
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown feature_extraction.ray parameters {unknown}")
-        config = cls(**params)
+        config = cls(**known_fields(params, cls.__dataclass_fields__, "feature_extraction.ray"))
         if config.num_workers < 1:
             raise ValueError(f"feature_extraction.ray.num_workers must be >= 1, got {config.num_workers}")
         return config

@@ -96,3 +96,17 @@ def assemble_split(
     image_ids, y = image_ids[present], y[present]
     global_feats, patch_feats = image_embeddings.load(key_of.loc[image_ids].tolist())
     return FeatureSplit(image_ids=image_ids, global_feats=global_feats, patch_feats=patch_feats, labels=y)
+
+
+def assemble_seen_split(
+    image_embeddings: Any, image_keys: pd.DataFrame, labels: pd.DataFrame, vocabulary: Vocabulary
+) -> FeatureSplit:
+    """A split over the seen categories only (what training trains on)."""
+    return assemble_split(image_embeddings, image_keys, labels, vocabulary, role="seen")
+
+
+def assemble_full_split(
+    image_embeddings: Any, image_keys: pd.DataFrame, labels: pd.DataFrame, vocabulary: Vocabulary
+) -> FeatureSplit:
+    """A split over every category, seen and unseen (validation and test)."""
+    return assemble_split(image_embeddings, image_keys, labels, vocabulary, role="all")

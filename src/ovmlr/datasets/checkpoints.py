@@ -2,7 +2,7 @@
 
 Layout: ``<path>/<fingerprint>/epoch_<NNNN>.pt``. Each save writes one epoch atomically (temporary file,
 then ``os.replace``), so an interrupted run leaves only complete checkpoints. ``load`` returns a
-:class:`CheckpointStore` handle; nothing is read until a checkpoint is asked for.
+:class:`DiskCheckpointStore` handle; nothing is read until a checkpoint is asked for.
 """
 
 from __future__ import annotations
@@ -18,11 +18,28 @@ from kedro.io import AbstractDataset, DatasetError
 _EPOCH_FILE = re.compile(r"^epoch_(\d{4,})\.pt$")
 
 
-class CheckpointStore:
-    """Read access to the checkpoints of every fingerprint under one folder."""
+class DiskCheckpointStore:
+    """The checkpoints of every fingerprint under one folder (``ovmlr.training.checkpoints.CheckpointStore``
+    on disk: every epoch is kept, ``resume`` continues from the last)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+
+    def save(self, checkpoint: dict[str, Any], keep_state: bool = True) -> None:
+        """Write one epoch atomically (temporary file, then ``os.replace``); every state is kept on disk.
+
+        Raises:
+            DatasetError: The checkpoint lacks ``fingerprint`` or ``epoch``.
+        """
+        for key in ("fingerprint", "epoch"):
+            if key not in checkpoint:
+                raise DatasetError(f"A training checkpoint needs the key '{key}'; got {sorted(checkpoint)}")
+        folder = self.root / str(checkpoint["fingerprint"])
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"epoch_{int(checkpoint['epoch']):04d}.pt"
+        tmp = folder / f".{final.name}.tmp"
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, final)
 
     def epochs(self, fingerprint: str) -> list[int]:
         """Epochs saved for ``fingerprint``, ascending (empty when none)."""
@@ -48,8 +65,8 @@ class CheckpointStore:
         return self.load(fingerprint, epochs[-1]) if epochs else None
 
 
-class TrainingCheckpointsDataset(AbstractDataset[dict[str, Any], CheckpointStore]):
-    """Saves one checkpoint dict per call; loads a :class:`CheckpointStore`.
+class TrainingCheckpointsDataset(AbstractDataset[dict[str, Any], DiskCheckpointStore]):
+    """Saves one checkpoint dict per call; loads a :class:`DiskCheckpointStore`.
 
     A saved dict must hold ``fingerprint`` (str) and ``epoch`` (int); everything else is stored as given
     (model/optimiser state dicts, metrics, config).
@@ -63,19 +80,11 @@ class TrainingCheckpointsDataset(AbstractDataset[dict[str, Any], CheckpointStore
         self._root = Path(path)
         self.metadata = metadata
 
-    def _load(self) -> CheckpointStore:
-        return CheckpointStore(self._root)
+    def _load(self) -> DiskCheckpointStore:
+        return DiskCheckpointStore(self._root)
 
     def _save(self, data: dict[str, Any]) -> None:
-        for key in ("fingerprint", "epoch"):
-            if key not in data:
-                raise DatasetError(f"A training checkpoint needs the key '{key}'; got {sorted(data)}")
-        folder = self._root / str(data["fingerprint"])
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"epoch_{int(data['epoch']):04d}.pt"
-        tmp = folder / f".{final.name}.tmp"
-        torch.save(data, tmp)
-        os.replace(tmp, final)
+        DiskCheckpointStore(self._root).save(data)
 
     def _exists(self) -> bool:
         return self._root.is_dir()

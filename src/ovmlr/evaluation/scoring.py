@@ -12,12 +12,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ovmlr.alignment.pico import weighted_cosine
+from ovmlr.alignment.pico import PICOConfig, PICOWeights, fit_pico, weighted_cosine
 from ovmlr.core.features import FeatureSplit
 from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.models import mkt_style_scores, zero_shot_scores
+from ovmlr.trained.model import TrainedC2SRT
 
 logger = logging.getLogger(__name__)
+
+BASELINES = ("zero_shot", "mkt_style", "zero_shot_pico")  # the training-free methods beside C²SRT
 
 
 def baseline_scores(
@@ -35,18 +38,29 @@ def baseline_scores(
     columns are those of the GZSL scoring (MKT's code rescores the unseen vocabulary alone for ZSL).
     """
     text_t = torch.from_numpy(np.ascontiguousarray(text, dtype=np.float32)).to(device)
-    methods = ["zero_shot", "mkt"] + ([] if alignment_weights is None else ["zero_shot_pico"])
+    methods = ["zero_shot", "mkt_style"] + ([] if alignment_weights is None else ["zero_shot_pico"])
     parts: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     w = None if alignment_weights is None else alignment_weights.to(device=device, dtype=torch.float32)
     for start in range(0, len(split), batch_size):
         g = torch.from_numpy(split.global_feats[start : start + batch_size]).to(device)
         p = torch.from_numpy(split.patch_feats[start : start + batch_size]).to(device)
         parts["zero_shot"].append(zero_shot_scores(g, text_t).float().cpu().numpy())
-        parts["mkt"].append(mkt_style_scores(g, p, text_t, k=mkt_k).float().cpu().numpy())
+        parts["mkt_style"].append(mkt_style_scores(g, p, text_t, k=mkt_k).float().cpu().numpy())
         if w is not None:
             parts["zero_shot_pico"].append(weighted_cosine(g, text_t, w).float().cpu().numpy())
     empty = np.zeros((0, len(text)), dtype=np.float32)
     return {m: np.concatenate(chunks) if chunks else empty for m, chunks in parts.items()}
+
+
+def score_trained(
+    trained: TrainedC2SRT, split: FeatureSplit, image_manifest: pd.DataFrame, image_root: str, batch_size: int
+) -> tuple[FeatureSplit, np.ndarray]:
+    """The split as the trained model sees it (re-encoded through its student when fine-tuned) and its
+    scores [N, C] over the model's vocabulary, in vocabulary order: the one scoring path of training's test
+    metrics, the evaluation and the ablation."""
+    encoded = trained.encode_split(split, image_manifest, image_root, batch_size)
+    scores = trained.score_split(encoded, batch_size=batch_size)[list(trained.vocabulary.names)]
+    return encoded, scores.to_numpy(dtype=np.float32)
 
 
 def effective_mkt_k(requested: int, num_patches: int) -> int:
@@ -79,3 +93,21 @@ def score_matrix(frame: pd.DataFrame, split: FeatureSplit, vocabulary: Vocabular
     if missing:
         raise ValueError(f"a scores table lacks category columns {missing[:10]}")
     return frame[list(vocabulary.names)].to_numpy(dtype=np.float32)
+
+
+def fit_zero_shot_pico(
+    train_global: np.ndarray, train_labels: np.ndarray, seen_text: np.ndarray, config: PICOConfig
+) -> PICOWeights:
+    """PICO's weights for the zero-shot baseline: the training split's frozen global features and seen labels,
+    and the seen categories' text features the baseline scores with.
+
+    Shapes:
+        train_global: [N, D], train_labels: [N, C_seen], seen_text: [C_seen, D] → weights [D]
+    """
+    fitted = fit_pico(train_global, seen_text, train_labels, config)
+    logger.info(
+        "PICO (zero-shot baseline) on %d training images: training mAP %s",
+        len(train_global),
+        {k: round(v, 4) for k, v in fitted.scores.items()},
+    )
+    return fitted

@@ -30,6 +30,29 @@ def split_ks(ks: Sequence[int], n_unseen: int) -> tuple[list[int], list[int]]:
     return [k for k in values if k <= n_unseen], [k for k in values if k > n_unseen]
 
 
+RETRIEVAL_KS = (1, 5)  # image↔text recall@K reported beside the Supplement A metrics
+
+
+def split_metrics(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    unseen_mask: np.ndarray,
+    ks: Sequence[int],
+    retrieval_ks: Sequence[int] = (),
+) -> dict[str, float]:
+    """ZSL / GZSL mAP and P/R/F1@K of a scored split (:func:`ovmlr.metrics.zsl_gzsl_metrics`), plus
+    image↔text retrieval recall at ``retrieval_ks`` (:func:`ovmlr.metrics.zsl_gzsl_retrieval`): the metric
+    summary every caller uses (training's test metrics, the evaluation, the ablation). NaN stays NaN.
+
+    Shapes:
+        scores, labels: [N, C], unseen_mask: [C] -> ``{"zsl/mAP": …, "gzsl/F1@3": …, …}``
+    """
+    metrics = zsl_gzsl_metrics(scores, labels, unseen_mask, ks=tuple(int(k) for k in ks))
+    if retrieval_ks:
+        metrics |= zsl_gzsl_retrieval(scores, labels, unseen_mask, ks=tuple(int(k) for k in retrieval_ks))
+    return {name: float(value) for name, value in metrics.items()}
+
+
 def method_metrics(
     scores: np.ndarray,
     labels: np.ndarray,
@@ -37,12 +60,17 @@ def method_metrics(
     ks: Sequence[int],
     retrieval_ks: Sequence[int] = (),
 ) -> dict[str, float | None]:
-    """ZSL / GZSL mAP and P/R/F1@K of one method (as :func:`ovmlr.metrics.zsl_gzsl_metrics`), plus
-    image↔text retrieval recall at ``retrieval_ks`` (:func:`ovmlr.metrics.zsl_gzsl_retrieval`), NaN → None."""
-    metrics = zsl_gzsl_metrics(scores, labels, unseen_mask, ks=tuple(int(k) for k in ks))
-    if retrieval_ks:
-        metrics |= zsl_gzsl_retrieval(scores, labels, unseen_mask, ks=tuple(int(k) for k in retrieval_ks))
+    """:func:`split_metrics` for a JSON report: NaN → None."""
+    metrics = split_metrics(scores, labels, unseen_mask, ks, retrieval_ks)
     return {name: json_safe(value) for name, value in metrics.items()}
+
+
+def category_ap_by_name(
+    scores: np.ndarray, labels: np.ndarray, names: Sequence[str]
+) -> dict[str, float | None]:
+    """Every category's AP by name (None: no known positive), as the ablation stores it (Fig. 6)."""
+    ap = average_precision(scores, labels)
+    return {name: json_safe(value) for name, value in zip(names, ap, strict=True)}
 
 
 def json_safe(value: float) -> float | None:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ovmlr.core.params import known_fields
 from ovmlr.metrics import mean_average_precision
 from ovmlr.models.losses import ranking_loss
 
@@ -100,10 +101,7 @@ class MultimodalTrainingConfig:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> MultimodalTrainingConfig:
         """Build from ``multimodal.training``; unknown keys are an error naming them."""
-        unknown = sorted(set(params) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown multimodal.training parameters {unknown}")
-        return cls(**dict(params))
+        return cls(**known_fields(params, cls.__dataclass_fields__, "multimodal.training"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able parameters."""

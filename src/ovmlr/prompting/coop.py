@@ -44,6 +44,7 @@ from open_clip.hf_model import HFTextEncoder
 from open_clip.transformer import TextTransformer, text_global_pool
 from torch import Tensor, nn
 
+from ovmlr.core.params import known_fields
 from ovmlr.models import ranking_loss
 
 logger = logging.getLogger(__name__)
@@ -98,11 +99,7 @@ class CoOpConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> CoOpConfig:
         """From Kedro parameters (unknown keys are an error)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"coop: unknown keys {unknown}; known: {sorted(known)}")
-        return cls(**params)
+        return cls(**known_fields(params, (f.name for f in fields(cls)), "ablation.coop"))
 
 
 class NativeTextTower:

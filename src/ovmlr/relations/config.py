@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ovmlr.core.params import known_fields
 from ovmlr.llm.prompt import MAX_SCHEMA_ENUM_VALUES, OUTPUT_FORMATS
 
 SOURCES = ("llm", "similarity", "cooccurrence", "random", "wordnet")
@@ -66,7 +67,7 @@ class LLMQueryConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> LLMQueryConfig:
         """Build from the parameters dict; an unknown key is an error naming it."""
-        return cls(**_known_keys(cls, "llm", params))
+        return cls(**known_fields(params, (f.name for f in fields(cls)), "relation_mining.llm"))
 
 
 @dataclass(frozen=True)
@@ -100,16 +101,7 @@ class WordNetConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> WordNetConfig:
         """Build from the parameters dict (``None``: the defaults); an unknown key is an error naming it."""
-        return cls(**_known_keys(cls, "wordnet", params or {}))
-
-
-def _known_keys(cls: type, section: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` if every key is a field of the dataclass ``cls``, else a ``ValueError`` naming them."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ValueError(f"unknown relation_mining.{section} parameter(s) {unknown}; known: {sorted(known)}")
-    return dict(params)
+        return cls(**known_fields(params, (f.name for f in fields(cls)), "relation_mining.wordnet"))
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:

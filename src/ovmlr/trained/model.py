@@ -8,7 +8,8 @@ ablation runner, the MLflow model and the ``predict`` pipeline all go through it
 - :meth:`encode_images` (PIL images) and :meth:`encode_split` (a cached-feature split, re-encoded through
   the student when fine-tuned) give the features the head expects;
 - :meth:`labels` builds a :class:`~ovmlr.trained.labels.LabelSet` for any list of names;
-- :meth:`score` / :meth:`score_names` score features over a label set or the model's own vocabulary.
+- :meth:`score` scores features over a label set or the model's own vocabulary, :meth:`score_split` a whole
+  cached split, :meth:`ensemble_parts` gives the two terms of the output ensemble.
 
 Saved and loaded as one folder by :mod:`ovmlr.trained.artifact` (safetensors + JSON + parquet, no pickle).
 """
@@ -51,6 +52,18 @@ def state_digest(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()[:12]
 
 
+@dataclass(frozen=True)
+class ModelDescription:
+    """What a trained state needs to become a :class:`TrainedC2SRT` (besides its weights)."""
+
+    model_config: dict[str, Any]  # the head's config (C2SRTConfig fields, temperature resolved)
+    vocabulary: Vocabulary  # the categories it scores (the training vocabulary)
+    backbone_spec: BackboneSpec  # the frozen backbone
+    templates: tuple[str, ...]  # the prompt templates that give new names their text features
+    trainable_blocks: int = 0  # the student's trained top blocks (finetune mode)
+    device: str = "cpu"
+
+
 @dataclass
 class TrainedC2SRT:
     """A trained C²SRT model with its backbone, vocabulary and prompts.
@@ -87,6 +100,24 @@ class TrainedC2SRT:
         if not self.templates or any(t.count("{}") != 1 for t in self.templates):
             raise ValueError(f"templates must be prompt strings with one '{{}}' each, got {self.templates!r}")
         self.templates = tuple(self.templates)
+
+    @classmethod
+    def from_state(
+        cls, state: dict[str, torch.Tensor], mode: str, description: ModelDescription
+    ) -> TrainedC2SRT:
+        """The model of a training module's state: the head's (``frozen``), or the head's and the student's
+        (``finetune``: a ``FinetuneModel``'s ``head.*`` and ``student.*`` keys)."""
+        head_state, student_state = split_module_state(state, mode)
+        return cls(
+            model_config=description.model_config,
+            head_state=head_state,
+            vocabulary=description.vocabulary,
+            backbone_spec=description.backbone_spec,
+            templates=description.templates,
+            student_state=student_state,
+            trainable_blocks=description.trainable_blocks if student_state is not None else 0,
+            device=description.device,
+        )
 
     # ---- what it is --------------------------------------------------------------------------------
     @property

@@ -36,6 +36,7 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from ovmlr.core.features import FeatureSplit
+from ovmlr.core.params import known_fields
 from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.training.loop import TrainingConfig, config_dict
 
@@ -66,11 +67,7 @@ class DistributedConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> DistributedConfig:
         """Build from ``training.distributed``; unknown keys are an error naming them."""
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown training.distributed parameters {unknown}")
-        return cls(**params)
+        return cls(**known_fields(params, cls.__dataclass_fields__, "training.distributed"))
 
 
 def check_distributed(dist: DistributedConfig, loop: TrainingConfig) -> None:

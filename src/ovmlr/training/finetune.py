@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Subset
 from ovmlr.backbones.student import StudentImageEncoder, split_images, student_features
 from ovmlr.core.device import resolve_device
 from ovmlr.core.features import FeatureSplit
+from ovmlr.core.params import known_fields
 from ovmlr.core.scoring import predict_scores
 from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.models import distillation_loss, ranking_loss, total_loss
@@ -40,11 +41,7 @@ class FinetuneConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> FinetuneConfig:
-        values = dict(params or {})
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown training.finetune parameters {unknown}")
-        return cls(**values)
+        return cls(**known_fields(params, cls.__dataclass_fields__, "training.finetune"))
 
 
 class FinetuneModel(nn.Module):

@@ -21,6 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ovmlr.backbones.precision import precision_dtype, resolve_precision
+from ovmlr.core.params import known_fields
 from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.metrics import seen_metrics, zsl_gzsl_metrics
 from ovmlr.reporting.progress import refresh_interval
@@ -57,11 +58,7 @@ class TrainingConfig:
                 "training.loop.amp was never read and is gone: set training.loop.precision "
                 "(fp32 | bf16 | fp16 | auto) instead"
             )
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"Unknown training parameters {unknown}; known: {sorted(known)}")
-        values = dict(params)
+        values = known_fields(params, cls.__dataclass_fields__, "training.loop")
         if "ks" in values:
             values["ks"] = tuple(int(k) for k in values["ks"])
         if values.get("dist_reduction", "mean") not in ("mean", "sum"):

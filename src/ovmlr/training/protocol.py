@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ovmlr.core.features import FeatureSplit
+from ovmlr.core.params import known_fields
 from ovmlr.core.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -93,10 +94,7 @@ class SelectionConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> SelectionConfig:
-        values = dict(params or {})
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown training.selection parameters {unknown}")
+        values = known_fields(params, cls.__dataclass_fields__, "training.selection")
         weights = values.get("zero_shot_weights")
         if weights is not None:
             if not isinstance(weights, list | tuple):
@@ -310,31 +308,3 @@ def choose_zero_shot_weight(
         values[weight] = float(zsl_gzsl_metrics(blended, labels, unseen_mask, ks=ks)[metric])
     best = max(values, key=lambda w: (np.nan_to_num(values[w], nan=-np.inf), -w))
     return best, values
-
-
-def chooser_data(data: dict[str, Any], config: SelectionConfig) -> tuple[Vocabulary, FeatureSplit]:
-    """The vocabulary and validation split the protocol's choices are made on (from :func:`selection_data`):
-    the selection run's for ``disjoint``, the final run's otherwise."""
-    if config.protocol == "disjoint":
-        return data["selection_vocabulary"], data["selection_val"]
-    return data["final_vocabulary"], data["final_val"]
-
-
-def choose_ensemble_weight(
-    chooser: Any,
-    val: FeatureSplit,
-    config: SelectionConfig,
-    image_manifest: pd.DataFrame,
-    image_root: str,
-    batch_size: int,
-    ks: tuple[int, ...],
-) -> tuple[float, dict[float, float]]:
-    """``score.zero_shot_weight`` chosen from ``config.zero_shot_weights`` for the model that made the epoch
-    choice (``chooser``, a :class:`~ovmlr.trained.model.TrainedC2SRT` over the validation vocabulary), on
-    ``val`` (re-encoded through its student when fine-tuned), by ``config.metric``."""
-    encoded = chooser.encode_split(val, image_manifest, image_root, batch_size)
-    cosine, zero_shot = chooser.ensemble_parts(encoded, batch_size)
-    unseen = chooser.vocabulary.unseen_mask
-    return choose_zero_shot_weight(
-        cosine, zero_shot, encoded.labels, unseen, config.zero_shot_weights, config.metric, ks
-    )

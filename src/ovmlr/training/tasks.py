@@ -26,7 +26,7 @@ def make_training_task(
     val_split: FeatureSplit,
     backbone_spec: dict[str, Any],
     image_manifest: pd.DataFrame,
-    finetune_params: dict[str, Any] | None,
+    ft: FinetuneConfig,
 ) -> TrainingTask:
     if cfg.mode == "frozen":
         logger.info(
@@ -35,7 +35,6 @@ def make_training_task(
         return frozen_task(head, train_split, val_split, cfg)
     # the student trains float32 weights, whatever precision the cached features were extracted in
     backbone = load_backbone(BackboneSpec.from_dict(backbone_spec), resolve_device(cfg.device), "fp32")
-    ft = FinetuneConfig.from_params(finetune_params)
     logger.info(
         "mode finetune: student encoder (top %d blocks trained), λ_dist=%g",
         ft.trainable_blocks,

@@ -12,6 +12,7 @@ from ovmlr.datasets.mlflow_nested_runs import MlflowNestedRunsDataset
 from ovmlr.evaluation.ablation_plan import row_setting, sweep_variants, variant_training_params
 from ovmlr.models.config import deep_merge
 from ovmlr.pipelines.ablation.nodes import (
+    bundle_ablation_data,
     collect_ablation,
     markdown_table,
     plan_ablation,
@@ -20,6 +21,7 @@ from ovmlr.pipelines.ablation.nodes import (
 )
 from ovmlr.relations.llm_scores import SCORE_COLUMNS, STATS_COLUMNS
 from ovmlr.reporting.sweeps import best_value_per_category
+from ovmlr.training.runs import TrainingContext
 
 D, P = 8, 4
 NAMES = ["a", "b", "c", "d", "e"]
@@ -167,12 +169,16 @@ def _plan_and_run(
     """The plan, and the rows ``run_ablation`` yields given what is ``stored`` (empty when nothing new)."""
     vocab, train, val, test, tables = _world()
     plan = plan_ablation(*_plan_inputs(), BACKBONE, TRAINING, ablation, RELATION)
+    context = TrainingContext(
+        BACKBONE,
+        backbone_spec or {"model_name": "ovmlr-test-unused"},  # frozen variants never load the backbone
+        pd.DataFrame(),
+        ("a photo of a {}.",),
+    )
     chunks = run_ablation(
         plan,
         stored,
-        train,
-        val,
-        test,
+        bundle_ablation_data(train, val, test, context),
         vocab,
         tables["category_split"],
         tables["text_features"],
@@ -180,11 +186,7 @@ def _plan_and_run(
         tables["category_neighbours"],
         tables["llm_relation_scores"],
         tables["llm_parse_stats"],
-        BACKBONE,
-        backbone_spec or {"model_name": "ovmlr-test-unused"},  # frozen variants never load the backbone
-        pd.DataFrame(),
         RELATION,
-        ["a photo of a {}."],
         coop or {},
     )
     rows = [c for c in chunks if not c.empty]

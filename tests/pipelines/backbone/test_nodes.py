@@ -133,7 +133,7 @@ def test_unknown_kind_is_refused(pretrain_pool, params):
 def test_unknown_training_parameter_is_refused(pretrain_pool, params):
     params = copy.deepcopy(params)
     params["demo"]["training"]["epochz"] = 3
-    with pytest.raises(ValueError, match=r"unknown keys \['epochz'\]"):
+    with pytest.raises(ValueError, match=r"unknown backbone.demo.training parameter\(s\) \['epochz'\]"):
         fit_demo_backbone(pretrain_pool, {}, {}, params)
 
 

@@ -11,10 +11,10 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from ovmlr.core.features import assemble_full_split
 from ovmlr.core.model_factory import build_model
 from ovmlr.evaluation.attention import compact_graph, ist_attention
 from ovmlr.pipelines.evaluation.nodes import (
-    assemble_evaluation_split,
     plot_ist_attention,
     select_ist_attention,
 )
@@ -26,7 +26,7 @@ LAYERS, K = 2, 2  # c2srt_small's IST layers; the world's neighbours per categor
 
 def _split(world):
     inputs = world.inputs
-    return assemble_evaluation_split(
+    return assemble_full_split(
         inputs["image_embeddings"], inputs["image_keys"], inputs["test_labels"], world.vocabulary
     )
 

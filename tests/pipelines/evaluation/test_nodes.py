@@ -11,6 +11,7 @@ from ovmlr.alignment.pico import PICOWeights, weighted_cosine
 from ovmlr.backbones.loading import load_backbone
 from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.backbones.student import StudentImageEncoder, split_images, student_features
+from ovmlr.core.features import assemble_full_split
 from ovmlr.core.model_factory import build_model
 from ovmlr.core.scoring import predict_scores
 from ovmlr.evaluation.scoring import effective_mkt_k
@@ -24,7 +25,6 @@ from ovmlr.metrics import (
 )
 from ovmlr.models import mkt_style_scores, zero_shot_scores
 from ovmlr.pipelines.evaluation.nodes import (
-    assemble_evaluation_split,
     choose_report_images,
     collect_scores,
     compute_category_ap,
@@ -48,7 +48,7 @@ P = 16  # the world's patches per image
 
 def _split(world):
     inputs = world.inputs
-    return assemble_evaluation_split(
+    return assemble_full_split(
         inputs["image_embeddings"], inputs["image_keys"], inputs["test_labels"], world.vocabulary
     )
 
@@ -148,7 +148,7 @@ def test_baselines_match_the_model_functions(world) -> None:
     g, p, text = (torch.from_numpy(a) for a in (world.global_feats, world.patch_feats, world.vocabulary.text))
     np.testing.assert_allclose(frames["zero_shot"][list(NAMES)], zero_shot_scores(g, text).numpy(), atol=1e-6)
     np.testing.assert_allclose(
-        frames["mkt"][list(NAMES)], mkt_style_scores(g, p, text, k=P).numpy(), atol=1e-6
+        frames["mkt_style"][list(NAMES)], mkt_style_scores(g, p, text, k=P).numpy(), atol=1e-6
     )
     pico = weighted_cosine(g, text, _pico(world).weights).numpy()
     np.testing.assert_allclose(frames["zero_shot_pico"][list(NAMES)], pico, atol=1e-6)
@@ -193,7 +193,7 @@ def test_evaluation_metrics_equal_a_direct_computation(world) -> None:
     metrics = summary["methods"]["c2srt"]["metrics"]
     assert (metrics["gzsl/P_at_3"], metrics["gzsl/R_at_3"], metrics["gzsl/F1_at_3"]) == pytest.approx(gzsl3)
     assert metrics["zsl/P_at_3"] is None and summary["zsl_skipped_ks"] == [3]  # only 2 unseen categories
-    assert list(summary["methods"]) == ["c2srt", "zero_shot", "mkt", "zero_shot_pico"]
+    assert list(summary["methods"]) == ["c2srt", "zero_shot", "mkt_style", "zero_shot_pico"]
     assert (summary["n_images"], summary["n_categories"], summary["n_unseen"]) == (12, 6, 2)
     retrieval = zsl_gzsl_retrieval(_direct_scores(world), world.labels, world.vocabulary.unseen_mask, (1, 5))
     for key, value in retrieval.items():

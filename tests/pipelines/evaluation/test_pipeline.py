@@ -115,13 +115,13 @@ def test_evaluation_pipeline_runs_in_memory(world) -> None:
         "prompt": "__ensemble__",
         "mkt_k": 16,
     }
-    assert catalog.load("evaluation_metrics")["mkt/gzsl/mAP"]["value"] == pytest.approx(
-        summary["methods"]["mkt"]["metrics"]["gzsl/mAP"]
+    assert catalog.load("evaluation_metrics")["mkt_style/gzsl/mAP"]["value"] == pytest.approx(
+        summary["methods"]["mkt_style"]["metrics"]["gzsl/mAP"]
     )
     table = catalog.load("evaluation_metrics_table")
     assert "| backbone zero-shot |" in table and "| backbone zero-shot, PICO alignment |" in table
     assert "GZSL image→text R@5" in table
-    assert list(summary["methods"]) == ["c2srt", "zero_shot", "mkt", "zero_shot_pico"]
+    assert list(summary["methods"]) == ["c2srt", "zero_shot", "mkt_style", "zero_shot_pico"]
     assert catalog.load("evaluation_category_ap").shape == (24, 8)
     weights = catalog.load("evaluation_pico_weights_table")
     assert len(weights) == world.global_feats.shape[1]

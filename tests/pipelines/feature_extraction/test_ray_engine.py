@@ -51,7 +51,7 @@ def test_ray_engine_fills_the_same_cache_as_the_local_engine(
 def test_bad_engine_configuration_is_refused(monkeypatch) -> None:
     with pytest.raises(ValueError, match="engine must be one of"):
         check_engine({"engine": "spark"})
-    with pytest.raises(ValueError, match=r"Unknown feature_extraction.ray parameters \['workers'\]"):
+    with pytest.raises(ValueError, match=r"unknown feature_extraction.ray parameter\(s\) \['workers'\]"):
         check_engine({"engine": "ray", "ray": {"workers": 2}})
     with pytest.raises(ValueError, match="num_workers must be >= 1"):
         RayConfig.from_params({"num_workers": 0})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -18,18 +19,25 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from ovmlr.alignment.pico import weighted_cosine
+from ovmlr.alignment.pico import PICOConfig
+from ovmlr.core.device import resolve_device
 from ovmlr.core.features import FeatureSplit
 from ovmlr.core.params import fingerprint
-from ovmlr.core.vocabulary import COOP_PROMPT, ENSEMBLE, Vocabulary, build_vocabulary_from_tables
+from ovmlr.core.vocabulary import COOP_PROMPT, Vocabulary, build_vocabulary_from_tables, text_prompt
 from ovmlr.evaluation.ablation_plan import (
     row_relation,
     row_setting,
     run_variants,
     variant_training_params,
 )
-from ovmlr.metrics import average_precision, zsl_gzsl_metrics, zsl_gzsl_retrieval
-from ovmlr.models import mkt_style_scores, zero_shot_scores
+from ovmlr.evaluation.scoring import (
+    BASELINES,
+    baseline_scores,
+    effective_mkt_k,
+    fit_zero_shot_pico,
+    score_trained,
+)
+from ovmlr.evaluation.summary import RETRIEVAL_KS, category_ap_by_name, split_metrics
 from ovmlr.prompting.vocabulary import coop_vocabulary
 from ovmlr.relations.select import relation_neighbours
 from ovmlr.reporting.sweeps import (
@@ -41,10 +49,11 @@ from ovmlr.reporting.sweeps import (
     sweep_markdown,
 )
 from ovmlr.reporting.tables import markdown_table
-from ovmlr.training.alignment import fit_zero_shot_pico
-from ovmlr.training.finetune import FinetuneConfig
-from ovmlr.training.loop import TrainingConfig
-from ovmlr.training.selected import train_selected_model
+from ovmlr.selection import train_and_select
+from ovmlr.training.checkpoints import MemoryCheckpointStore
+from ovmlr.training.distributed import DistributedConfig
+from ovmlr.training.recipe import TrainingRecipe
+from ovmlr.training.runs import TrainingContext, plan_runs
 
 logger = logging.getLogger(__name__)
 
@@ -79,79 +88,92 @@ def _variant_vocabulary(
             relation["seed"],
             relation.get("wordnet"),
         )
-    text_prompt = ENSEMBLE if prompt == COOP_PROMPT else prompt
     return build_vocabulary_from_tables(
-        tables["category_split"], tables["text_features"], neighbours, text_prompt
+        tables["category_split"], tables["text_features"], neighbours, text_prompt(prompt)
     )
 
 
+@dataclass(frozen=True)
+class AblationData:
+    """What every ablation row runs on: the feature splits and the training context."""
+
+    train: FeatureSplit
+    val: FeatureSplit
+    test: FeatureSplit
+    context: TrainingContext
+
+
 def train_and_test(
-    params: dict[str, Any],
-    vocabulary: Vocabulary,
-    splits: dict[str, FeatureSplit],
-    context: dict[str, Any],
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """Train one configuration (frozen or finetune) as training does, select it under its protocol
-    (``training.selection``), and test the resulting :class:`TrainedC2SRT` (the object training registers).
+    params: dict[str, Any], vocabulary: Vocabulary, data: AblationData
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train one configuration through the one train-and-select path (``selection.train_and_select``,
+    checkpoints in memory), and test the selected model through the one scoring path
+    (``evaluation.scoring.score_trained``), as the training pipeline does.
 
     Args:
-        params: The variant's ``training`` parameters.
-        vocabulary: The variant's vocabulary (prompt set and neighbours).
-        splits: ``train``, ``val``, ``test`` feature splits.
-        context: ``backbone_info``, ``backbone_spec``, ``image_manifest``, ``templates``.
+        params: The row's ``training`` parameters (a CoOp row's ``coop`` settings are only part of its key).
+        vocabulary: The row's vocabulary (prompt set and neighbours).
+        data: The feature splits and the training context.
     """
-    cfg = TrainingConfig.from_params(params["loop"])
-    ft = FinetuneConfig.from_params(params.get("finetune"))
-    trained, facts = train_selected_model(params, vocabulary, splits, context)
-    test = trained.encode_split(splits["test"], context["image_manifest"], ft.image_root, cfg.eval_batch_size)
-    scores = trained.score_split(test, batch_size=cfg.eval_batch_size)[list(vocabulary.names)].to_numpy()
-    return test_metrics(scores, test.labels, vocabulary, cfg.ks), facts
+    recipe = replace(
+        TrainingRecipe.from_params({k: v for k, v in params.items() if k != "coop"}),
+        distributed=DistributedConfig(),
+    )
+    plan = plan_runs(recipe, vocabulary, data.train, data.val, data.context)
+    trained = train_and_select(plan, data.context, MemoryCheckpointStore())
+    loop = recipe.loop
+    encoded, scores = score_trained(
+        trained, data.test, data.context.image_manifest, recipe.finetune.image_root, loop.eval_batch_size
+    )
+    info = trained.info
+    facts = {k: info[k] for k in ("trainable", "epoch", "zero_shot_weight")} | {
+        "mode": loop.mode,
+        "selection": info["selection_metric"],
+    }
+    if info["trainable"]:
+        facts["val_selection"] = info["selection_value"]
+    return test_metrics(scores, encoded.labels, vocabulary, loop.ks), facts
 
 
 def test_metrics(
     scores: np.ndarray, labels: np.ndarray, vocabulary: Vocabulary, ks: tuple[int, ...]
 ) -> dict[str, Any]:
-    """ZSL/GZSL test metrics and image↔text retrieval recall@1/5, plus every category's AP as JSON
-    (``test/category_ap``, for Fig. 6a)."""
-    unseen = vocabulary.unseen_mask
-    found = zsl_gzsl_metrics(scores, labels, unseen, ks=ks)
-    found |= zsl_gzsl_retrieval(scores, labels, unseen, (1, 5))
-    metrics: dict[str, Any] = {f"test/{k}": float(v) for k, v in found.items()}
-    ap = average_precision(scores, labels)
-    metrics["test/category_ap"] = json.dumps(
-        {name: None if np.isnan(v) else float(v) for name, v in zip(vocabulary.names, ap, strict=True)}
-    )
+    """ZSL/GZSL test metrics and image↔text retrieval recall (:func:`ovmlr.evaluation.summary.split_metrics`),
+    plus every category's AP as JSON (``test/category_ap``, for Fig. 6)."""
+    found = split_metrics(scores, labels, vocabulary.unseen_mask, ks, RETRIEVAL_KS)
+    metrics: dict[str, Any] = {f"test/{k}": v for k, v in found.items()}
+    metrics["test/category_ap"] = json.dumps(category_ap_by_name(scores, labels, vocabulary.names))
     return metrics
 
 
 def baseline_metrics(
-    name: str,
-    test: FeatureSplit,
-    vocabulary: Vocabulary,
-    ks: tuple[int, ...],
-    mkt_k: int,
-    train: FeatureSplit | None = None,
-    pico_params: dict[str, Any] | None = None,
-) -> dict[str, float]:
-    """Test metrics of a training-free baseline: ``zero_shot``, ``zero_shot_pico`` (zero-shot with PICO's
-    weighted cosine, the weights fitted on ``train``) or ``mkt_style``."""
-    g = torch.from_numpy(test.global_feats)
-    text = torch.from_numpy(vocabulary.text)
-    with torch.inference_mode():
-        if name == "zero_shot":
-            scores = zero_shot_scores(g, text)
-        elif name == "zero_shot_pico":
-            if train is None:
-                raise ValueError("the zero_shot_pico baseline fits its weights on the training split")
-            seen = vocabulary.subset("seen")
-            fitted = fit_zero_shot_pico(train.global_feats, train.labels, seen.text, pico_params)
-            scores = weighted_cosine(g, text, torch.as_tensor(fitted.weights, dtype=g.dtype))
-        elif name == "mkt_style":
-            k = min(mkt_k, test.patch_feats.shape[1])
-            scores = mkt_style_scores(g, torch.from_numpy(test.patch_feats), text, k=k)
-        else:
-            raise ValueError(f"Unknown baseline {name!r}; known: zero_shot, zero_shot_pico, mkt_style")
-    return test_metrics(scores.numpy(), test.labels, vocabulary, ks)
+    name: str, data: AblationData, vocabulary: Vocabulary, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Test metrics of a training-free baseline (:func:`ovmlr.evaluation.scoring.baseline_scores`, the
+    evaluation's): ``zero_shot``, ``zero_shot_pico`` (PICO's weights fitted on the training split) or
+    ``mkt_style``."""
+    if name not in BASELINES:
+        raise ValueError(f"Unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+    weights = None
+    if name == "zero_shot_pico":
+        seen = vocabulary.subset("seen")
+        config = PICOConfig.from_params(params.get("pico"))
+        fitted = fit_zero_shot_pico(data.train.global_feats, data.train.labels, seen.text, config)
+        weights = torch.as_tensor(fitted.weights, dtype=torch.float32)
+    mkt_k = effective_mkt_k(int(params["mkt_k"]), data.test.patch_feats.shape[1])
+    device = resolve_device(str(params.get("device", "cpu")))
+    scores = baseline_scores(data.test, vocabulary.text, mkt_k, 256, device, weights)[name]
+    return test_metrics(scores, data.test.labels, vocabulary, tuple(int(k) for k in params["ks"]))
+
+
+def bundle_ablation_data(
+    train_split: FeatureSplit,
+    val_split: FeatureSplit,
+    test_split: FeatureSplit,
+    training_context: TrainingContext,
+) -> AblationData:
+    """The splits and the training context every row runs on, as one input of the runner."""
+    return AblationData(train_split, val_split, test_split, training_context)
 
 
 PLAN_COLUMNS = [
@@ -268,9 +290,7 @@ def plan_ablation(
 def run_ablation(
     ablation_plan: pd.DataFrame,
     ablation_rows_before: pd.DataFrame,
-    train_split: FeatureSplit,
-    val_split: FeatureSplit,
-    test_split: FeatureSplit,
+    ablation_data: AblationData,
     vocabulary: Vocabulary,
     category_split: pd.DataFrame,
     text_features: pd.DataFrame,
@@ -278,11 +298,7 @@ def run_ablation(
     category_neighbours: pd.DataFrame,
     llm_relation_scores: pd.DataFrame,
     llm_parse_stats: pd.DataFrame,
-    backbone_info: dict[str, Any],
-    backbone_spec: dict[str, Any],
-    image_manifest: pd.DataFrame,
     relation_params: dict[str, Any],
-    templates: list[str],
     coop_params: dict[str, Any],
 ) -> Iterator[pd.DataFrame]:
     """Train and test every planned configuration whose result is not stored yet.
@@ -308,27 +324,11 @@ def run_ablation(
         "llm_relation_scores": llm_relation_scores,
         "llm_parse_stats": llm_parse_stats,
     }
-    splits = {"train": train_split, "val": val_split, "test": test_split}
-    context = {
-        "backbone_info": backbone_info,
-        "backbone_spec": backbone_spec,
-        "image_manifest": image_manifest,
-        "templates": templates,
-    }
     yielded = False
     for row in todo.itertuples(index=False):
         params = json.loads(row.params)
         if row.kind == "baseline":
-            ks = tuple(int(k) for k in params["ks"])
-            metrics = baseline_metrics(
-                params["baseline"],
-                test_split,
-                vocabulary,
-                ks,
-                int(params["mkt_k"]),
-                train=train_split,
-                pico_params=params.get("pico"),
-            )
+            metrics = baseline_metrics(params["baseline"], ablation_data, vocabulary, params)
             facts: dict[str, Any] = {"trainable": False, "epoch": 0, "mode": ""}
         else:
             variant_vocabulary = _variant_vocabulary(
@@ -336,9 +336,13 @@ def run_ablation(
             )
             if params["prompt"] == COOP_PROMPT:
                 variant_vocabulary = coop_vocabulary(
-                    variant_vocabulary, train_split, backbone_spec, coop_params, params["loop"]["seed"]
+                    variant_vocabulary,
+                    ablation_data.train,
+                    ablation_data.context.backbone_spec,
+                    coop_params,
+                    params["loop"]["seed"],
                 )
-            metrics, facts = train_and_test(params, variant_vocabulary, splits, context)
+            metrics, facts = train_and_test(params, variant_vocabulary, ablation_data)
         logger.info(
             "ablation %s / %s seed %d: %s",
             row.table,

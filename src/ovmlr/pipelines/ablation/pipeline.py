@@ -6,7 +6,7 @@ registry puts them in front (``pipeline_registry.py``): pipelines never import e
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import collect_ablation, plan_ablation, run_ablation, summarise_ablation
+from .nodes import bundle_ablation_data, collect_ablation, plan_ablation, run_ablation, summarise_ablation
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -30,13 +30,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plan_ablation_node",
             ),
             Node(
+                bundle_ablation_data,
+                ["train_split", "val_split", "test_split", "training_context"],
+                "ablation_data",
+                name="bundle_ablation_data_node",
+            ),
+            Node(
                 run_ablation,
                 [
                     "ablation_plan",
                     "ablation_rows_before",
-                    "train_split",
-                    "val_split",
-                    "test_split",
+                    "ablation_data",
                     "vocabulary",
                     "category_split",
                     "text_features",
@@ -44,11 +48,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "category_neighbours",
                     "llm_relation_scores",
                     "llm_parse_stats",
-                    "backbone_info",
-                    "backbone_spec",
-                    "image_manifest",
                     "params:relation_mining",
-                    "params:feature_extraction.templates",
                     "params:ablation.coop",
                 ],
                 "ablation_rows",

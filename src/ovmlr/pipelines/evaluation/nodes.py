@@ -10,14 +10,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ovmlr.alignment.pico import PICOWeights
+from ovmlr.alignment.pico import PICOConfig, PICOWeights
 from ovmlr.core.device import resolve_device
-from ovmlr.core.features import FeatureSplit, assemble_split
+from ovmlr.core.features import FeatureSplit
 from ovmlr.core.vocabulary import Vocabulary, label_matrix, text_feature_matrix
 from ovmlr.evaluation.attention import attention_report
 from ovmlr.evaluation.scoring import (
     baseline_scores,
     effective_mkt_k,
+    fit_zero_shot_pico,
     score_matrix,
     scores_frame,
 )
@@ -48,7 +49,6 @@ from ovmlr.reporting.images import read_manifest_images
 from ovmlr.reporting.pico import pico_weights_table, plot_pico_weights
 from ovmlr.reporting.style import message_figure
 from ovmlr.trained.model import TrainedC2SRT
-from ovmlr.training.alignment import fit_zero_shot_pico
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +56,8 @@ METHOD_LABELS = {
     "c2srt": "C²SRT",
     "zero_shot": "backbone zero-shot",
     "zero_shot_pico": "backbone zero-shot, PICO alignment",
-    "mkt": "MKT-style",
+    "mkt_style": "MKT-style",
 }
-
-
-def assemble_evaluation_split(
-    image_embeddings: Any, image_keys: pd.DataFrame, test_labels: pd.DataFrame, vocabulary: Vocabulary
-) -> FeatureSplit:
-    """The test split's cached features and labels over the model's whole vocabulary."""
-    return assemble_split(image_embeddings, image_keys, test_labels, vocabulary, role="all")
 
 
 def extract_champion(
@@ -134,7 +127,7 @@ def fit_zero_shot_alignment(
     key_of = image_keys.drop_duplicates("image_id").set_index("image_id")["image_key"]
     cached = np.isin(image_ids, key_of.index.to_numpy())  # global features only: no patch tensor loaded
     train_global = image_embeddings.load_global(key_of.loc[image_ids[cached]].tolist())
-    return fit_zero_shot_pico(train_global, labels[cached], text, pico_params)
+    return fit_zero_shot_pico(train_global, labels[cached], text, PICOConfig.from_params(pico_params))
 
 
 def report_pico_weights(evaluation_pico_weights: PICOWeights) -> tuple[pd.DataFrame, Figure]:

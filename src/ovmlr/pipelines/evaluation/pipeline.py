@@ -3,8 +3,9 @@ metrics, per-category AP) and the visual reports (Figs. 2/6, 6b, 7, 8/11, 10).""
 
 from kedro.pipeline import Node, Pipeline
 
+from ovmlr.core.features import assemble_full_split
+
 from .nodes import (
-    assemble_evaluation_split,
     choose_report_images,
     collect_scores,
     compute_category_ap,
@@ -39,7 +40,7 @@ def _scoring_nodes() -> list[Node]:
             name="extract_champion_node",
         ),
         Node(
-            assemble_evaluation_split,
+            assemble_full_split,
             ["image_embeddings", "image_keys", "test_labels", "evaluation_vocabulary"],
             "evaluation_test_split",
             name="assemble_evaluation_split_node",
