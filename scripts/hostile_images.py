@@ -76,7 +76,7 @@ def corpus() -> dict[Hostile, bytes]:
     frames = [Image.new("P", (32, 32), i * 60) for i in range(3)]
     svg = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'
     return {
-        Hostile("zero_bytes.jpg", "an empty file", "refused", "the file is empty"): b"",
+        Hostile("zero_bytes.jpg", "an empty file", "refused", r"empty: 0 bytes"): b"",
         Hostile("truncated.jpg", "a JPEG cut at 60 %", "refused", "not a readable image"): jpeg[
             : int(len(jpeg) * 0.6)
         ],

@@ -47,15 +47,20 @@ def audited_env(log: Path, base: Mapping[str, str] | None = None) -> dict[str, s
     return env
 
 
-def outbound_attempts(log: Path) -> list[dict[str, str]]:
-    """The recorded attempts to reach a host other than this machine (a UNIX socket path is local)."""
+def audit_events(log: Path) -> list[dict[str, str]]:
+    """Every recorded event: ``start`` (a process the audit ran in) and each socket call."""
     if not log.exists():
         return []
-    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+
+
+def outbound_attempts(log: Path) -> list[dict[str, str]]:
+    """The recorded attempts to reach a host other than this machine (a UNIX socket path is local)."""
     return [
         e
-        for e in events
-        if e["host"] not in LOCAL_HOSTS
+        for e in audit_events(log)
+        if e["event"] != "start"
+        and e["host"] not in LOCAL_HOSTS
         and not e["host"].startswith(("127.", "/"))
         and "\x00" not in e["host"]
     ]

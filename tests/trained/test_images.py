@@ -39,7 +39,9 @@ def test_base64_and_bytes_decode_to_the_same_image(image_files) -> None:
     [
         ("not base64!", "not base64"),
         (base64.b64encode(b"plain text").decode(), "not a readable image"),
-        (b"", "expected"),
+        (b"", r"not a readable image \(empty: 0 bytes\)"),
+        ("", r"not a readable image \(empty: 0 bytes\)"),
+        (3, "expected image bytes or a base64 string, got int"),
     ],
 )
 def test_bad_bytes_are_named(value, message) -> None:

@@ -61,7 +61,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def _unknown_format(head: bytes) -> str:
     """Why bytes that no image decoder recognises were refused (SVG named: a common mistake)."""
     if not head:
-        return "not a readable image (the file is empty)"
+        return "not a readable image (empty: 0 bytes)"
     if b"<svg" in head[:1024].lower():
         return "not a readable image (an SVG vector drawing: rasterise it to PNG first)"
     return "not a readable image (no known image format)"
@@ -129,7 +129,7 @@ def image_from_bytes(data: bytes | str, where: str = "image", max_pixels: int | 
             data = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ImageRefused(where, f"not base64-encoded image bytes ({exc})") from exc
-    if not isinstance(data, bytes | bytearray) or not data:
+    if not isinstance(data, bytes | bytearray):
         raise ImageRefused(where, f"expected image bytes or a base64 string, got {type(data).__name__}")
     return decode_image(io.BytesIO(data), where, max_pixels)
 

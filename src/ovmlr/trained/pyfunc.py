@@ -119,14 +119,14 @@ def read_images(frame: pd.DataFrame, limits: ServingLimits) -> Iterator[Image.Im
     for i, row in enumerate(frame.to_dict("records")):
         image, path = row.get("image"), row.get("path")
         try:
-            if isinstance(image, str | bytes) and len(image):
-                yield image_from_bytes(image, f"row {i} 'image'", limits.max_image_pixels)
-            elif isinstance(path, str) and path:
+            if isinstance(path, str) and path and not (isinstance(image, str | bytes) and len(image)):
                 try:
                     resolved = limits.resolve_path(path)
                 except ValueError as exc:
                     raise ValueError(f"row {i} 'path': {exc}") from exc
                 yield open_image(resolved, limits.max_image_pixels, where=f"row {i} 'path' {path!r}")
+            elif isinstance(image, str | bytes):  # an empty one too: refused with its reason
+                yield image_from_bytes(image, f"row {i} 'image'", limits.max_image_pixels)
             else:
                 raise ValueError(f"row {i} has neither an 'image' nor a 'path'")
         except ValueError as exc:
