@@ -23,12 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -46,6 +42,7 @@ from ovmlr.pipelines.predict.nodes import (
 )
 from ovmlr.trained import load_trained
 from ovmlr.trained.images import encode_file_base64
+from ovmlr.trained.local_server import LocalServer
 from ovmlr.trained.pyfunc import ARTIFACT_KEY, entry_point, model_code_paths, model_signature
 
 LABELS = ["cat", "dog", "tree", "car", "flower", "hedgehog", "ladybug", "strawberry", "guitar", "rocket"]
@@ -91,17 +88,10 @@ def new_names(trained, n: int) -> tuple[float, float]:
     return elapsed, n * len(trained.templates) / elapsed
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _post(url: str, body: bytes) -> float:
+def _post(server: LocalServer, body: bytes) -> float:
     start = time.perf_counter()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request, timeout=300) as response:
-        response.read()
+    status, answer = server.post(body, timeout_s=300)
+    assert status == 200, answer
     return time.perf_counter() - start
 
 
@@ -118,20 +108,7 @@ def served(
             signature=model_signature(),
             code_paths=model_code_paths(),
         )
-        port = _free_port()
-        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"{tmp}/model"]
-        command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
-        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # uvicorn
-        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(360):
-                try:
-                    urllib.request.urlopen(url + "/ping", timeout=2)
-                    break
-                except OSError:
-                    time.sleep(0.5)
+        with LocalServer(f"{tmp}/model", env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}) as server:
             encoded = [encode_file_base64(p) for p in paths[:32]]
             for batch in (1, 32):
                 body = json.dumps(
@@ -140,17 +117,14 @@ def served(
                         "params": {"labels": labels},
                     }
                 ).encode()
-                _post(url + "/invocations", body)  # warm-up: prepares the labels once
-                latencies = np.array([_post(url + "/invocations", body) for _ in range(requests)])
+                _post(server, body)  # warm-up: prepares the labels once
+                latencies = np.array([_post(server, body) for _ in range(requests)])
                 results[f"batch {batch}"] = {
                     "requests/s": 1 / latencies.mean(),
                     "images/s": batch / latencies.mean(),
                     "p50 ms": 1000 * float(np.percentile(latencies, 50)),
                     "p95 ms": 1000 * float(np.percentile(latencies, 95)),
                 }
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     return results
 
 

@@ -39,3 +39,22 @@ def test_gpu_check_refuses_a_machine_without_cuda(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode != 0 and "no CUDA device visible" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_load_serving_smoke_run_checks_every_answer_and_the_memory(trained, tmp_path: Path) -> None:
+    from ovmlr.trained import save_trained
+
+    folder = save_trained(trained, tmp_path / "model")
+    out = tmp_path / "load.json"
+    command = [sys.executable, str(ROOT / "benchmarks/load_serving.py"), "--model", str(folder)]
+    command += ["--clients", "1", "4", "--requests", "24", "--max-seconds", "60", "--soak-seconds", "10"]
+    command += ["--max-growth-mb", "200", "--json", str(out)]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=400, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert [level["clients"] for level in report["levels"]] == [1, 4] and report["failures"] == []
+    assert all(level["requests"] == 24 and level["wrong"] == 0 for level in report["levels"])
+    assert report["soak"]["label lists"] > 0 and report["soak"]["non-200"] == 0
+    assert "CPU: " in result.stdout and "p99 ms" in result.stdout

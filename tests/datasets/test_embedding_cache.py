@@ -106,6 +106,27 @@ def test_a_corrupt_shard_is_named(tmp_path):
         dataset.load().load(["a"])
 
 
+def test_a_rotted_shard_is_named_with_what_to_do_and_deleting_it_loses_only_its_rows(tmp_path):
+    dataset = EmbeddingCacheDataset(str(tmp_path / "cache"), _spec_file(tmp_path, "b1"))
+    dataset.save(_chunk("b1", ["a", "b"], 0))
+    chunk = _chunk("b1", ["c"], 1)
+    chunk.global_feats[0, 1] = 1.25  # a value to find in the file
+    dataset.save(chunk)
+    shard = sorted((tmp_path / "cache" / "b1").glob("part-*.parquet"))[1]
+    data = bytearray(shard.read_bytes())
+    at = data.find(np.float32(1.25).tobytes())
+    data[at + 3] ^= 0x01  # one flipped bit in a feature value: the page checksum differs
+    shard.write_bytes(bytes(data))
+    store = dataset.load()
+    with pytest.raises(DatasetError, match=f"{shard.name}.*delete this shard and rerun"):
+        store.load(["c"])
+    shard.write_bytes(bytes(data[: len(data) // 2]))  # truncated
+    with pytest.raises(DatasetError, match=f"{shard.name}.*delete this shard and rerun"):
+        store.status()
+    shard.unlink()
+    assert store.status()["image_key"].tolist() == ["a", "b"]  # the other shard's rows are kept
+
+
 def test_a_missing_spec_file_is_a_clear_error(tmp_path):
     with pytest.raises(DatasetError, match="Cannot read the backbone spec"):
         EmbeddingCacheDataset(str(tmp_path / "cache"), str(tmp_path / "nope.json")).load()

@@ -1,6 +1,8 @@
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+from kedro.io import DatasetError
 
 from ovmlr.datasets import ShardedParquetDataset
 
@@ -30,3 +32,13 @@ def test_a_cache_with_string_and_large_string_shards_still_loads(tmp_path):
     pq.write_table(pa.table({"k": pa.array(["a"], pa.string())}), folder / "part-1.parquet")
     pq.write_table(pa.table({"k": pa.array(["b"], pa.large_string())}), folder / "part-2.parquet")
     assert ShardedParquetDataset(str(folder)).load()["k"].tolist() == ["a", "b"]
+
+
+def test_a_truncated_shard_is_named_with_what_to_do(tmp_path):
+    dataset = ShardedParquetDataset(str(tmp_path / "cache"))
+    dataset.save(pd.DataFrame({"key": ["a", "b"], "value": [1.0, 2.0]}))
+    (shard,) = dataset.shard_paths()
+    assert pq.ParquetFile(shard).metadata.num_rows == 2
+    shard.write_bytes(shard.read_bytes()[:-20])
+    with pytest.raises(DatasetError, match=f"{shard.name}.*delete this shard and rerun"):
+        dataset.load()

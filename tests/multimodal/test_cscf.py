@@ -77,6 +77,10 @@ def test_save_load_round_trip_with_pico(world, fit_params, tmp_path) -> None:
     assert loaded.fusion == model.fusion
     assert np.allclose(loaded.score(world.test, "cscf"), model.score(world.test, "cscf"), atol=1e-6)
     assert torch.equal(loaded.pico["a"].weights, model.pico["a"].weights)
+    vocabulary = tmp_path / "m" / "vocabulary.parquet"
+    vocabulary.write_bytes(vocabulary.read_bytes()[:-100])  # truncated: named before it is read
+    with pytest.raises(ValueError, match="vocabulary.parquet' is damaged: .*checksum.*kedro run"):
+        load_cscf(tmp_path / "m")
     (tmp_path / "m" / "aligners.safetensors").unlink()
     with pytest.raises(ValueError, match="aligners.safetensors is missing"):
         load_cscf(tmp_path / "m")

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ovmlr.trained.images import encode_file_base64, find_images, image_from_bytes, open_image, to_rgb
+from ovmlr.trained.images import (
+    ImageRefused,
+    encode_file_base64,
+    find_images,
+    image_from_bytes,
+    open_image,
+    to_rgb,
+)
 
 
 def test_every_mode_becomes_rgb_with_alpha_on_white(image_files) -> None:
@@ -32,7 +39,9 @@ def test_base64_and_bytes_decode_to_the_same_image(image_files) -> None:
     [
         ("not base64!", "not base64"),
         (base64.b64encode(b"plain text").decode(), "not a readable image"),
-        (b"", "expected"),
+        (b"", r"not a readable image \(empty: 0 bytes\)"),
+        ("", r"not a readable image \(empty: 0 bytes\)"),
+        (3, "expected image bytes or a base64 string, got int"),
     ],
 )
 def test_bad_bytes_are_named(value, message) -> None:
@@ -61,3 +70,40 @@ def test_find_images_searches_folders_recursively_and_globs(image_files, tmp_pat
     ]
     with pytest.raises(ValueError, match="no image file"):
         find_images(str(tmp_path / "nothing-here"))
+
+
+def test_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path) -> None:
+    levels = np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)
+    Image.fromarray(levels).save(tmp_path / "deep.png")
+    grey = np.asarray(open_image(tmp_path / "deep.png"))[..., 0].astype(int)
+    np.testing.assert_allclose(
+        grey, levels / 257, atol=1
+    )  # Pillow's convert("RGB") clips 256..65535 to white
+
+
+def test_a_reason_names_no_file_so_it_can_be_cached_by_content(tmp_path) -> None:
+    reasons = set()
+    for folder in ("run1", "run2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "broken.jpg").write_bytes(b"garbage")
+        with pytest.raises(ImageRefused, match=f"{folder}/broken.jpg': not a readable image") as info:
+            open_image(tmp_path / folder / "broken.jpg")
+        reasons.add(info.value.reason)
+    assert reasons == {"not a readable image (no known image format)"}
+
+
+def test_the_pixel_limit_is_checked_from_the_header_before_decoding(tmp_path) -> None:
+    Image.new("RGB", (100, 60)).save(tmp_path / "big.png")
+    assert open_image(tmp_path / "big.png", max_pixels=6000).size == (100, 60)
+    with pytest.raises(ImageRefused, match=r"100 x 60 = 6,000 pixels: more than the limit of 5,999"):
+        open_image(tmp_path / "big.png", max_pixels=5999)
+    encoded = encode_file_base64(tmp_path / "big.png")
+    with pytest.raises(ImageRefused, match=r"row 0 'image': 100 x 60 .*\(max_image_pixels\)"):
+        image_from_bytes(encoded, "row 0 'image'", max_pixels=5999)
+
+
+def test_svg_files_are_listed_and_refused_with_the_reason(tmp_path) -> None:
+    (tmp_path / "drawing.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>')
+    assert find_images(str(tmp_path)) == [str(tmp_path / "drawing.svg")]  # listed: predict reports it
+    with pytest.raises(ImageRefused, match="an SVG vector drawing: rasterise it to PNG first"):
+        open_image(tmp_path / "drawing.svg")

@@ -31,6 +31,7 @@ RELATION = RELATION_TYPES[0]
 def test_save_load_round_trip_gives_identical_scores(trained: TrainedC2SRT, image_files, tmp_path) -> None:
     folder = save_trained(trained, tmp_path / "model")
     assert sorted(p.name for p in folder.iterdir()) == [
+        "checksums.json",
         "head.safetensors",
         "trained_model.json",
         "vocabulary.parquet",

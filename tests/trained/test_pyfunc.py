@@ -1,26 +1,20 @@
-"""The MLflow model: raw images and any labels in process, and served over HTTP by ``mlflow models serve``."""
+"""The MLflow model in process: raw images and any labels, the limits and the path rule (served over HTTP:
+``test_serving.py``)."""
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from importlib.metadata import version
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
+from PIL import Image
 
-from ovmlr.datasets.mlflow_registry import MlflowRegisteredModelDataset, ModelRegistration
 from ovmlr.trained.images import encode_file_base64
+from ovmlr.trained.limits import PATH_REFUSED, ServingLimits
 from ovmlr.trained.pyfunc import TrainedC2SRTPyfunc, model_code_paths, model_requirements, prediction_frame
 
 LABELS = ["cat", "zebra", "fire truck"]
@@ -41,7 +35,7 @@ def test_prediction_frame_has_a_column_per_label_and_the_top_k() -> None:
 
 
 def test_in_process_predict_on_paths_and_base64_agree(trained, image_files) -> None:
-    model = TrainedC2SRTPyfunc(trained)
+    model = TrainedC2SRTPyfunc(trained, ServingLimits(serve_path_root=image_files[0].parent))
     by_path = model.predict(None, pd.DataFrame({"path": [str(p) for p in image_files]}), {"labels": LABELS})
     encoded = pd.DataFrame({"image": [encode_file_base64(p) for p in image_files]})
     by_bytes = model.predict(None, encoded, {"labels": LABELS, "top_k": 2})
@@ -51,101 +45,96 @@ def test_in_process_predict_on_paths_and_base64_agree(trained, image_files) -> N
     )
     own = model.predict(None, encoded, {})
     assert list(own.columns[:6]) == list(trained.vocabulary.names)
+    relative = model.predict(None, pd.DataFrame({"path": ["sub/d.webp"]}), {"labels": LABELS})
+    np.testing.assert_allclose(relative[LABELS].to_numpy(), by_path[LABELS].to_numpy()[3:4])
+
+
+LIMITS = ServingLimits(
+    max_rows=4, max_labels=3, max_label_chars=12, max_image_pixels=3000, max_request_bytes=100_000
+)
 
 
 @pytest.mark.parametrize(
-    ("frame", "params", "message"),
+    ("rows", "params", "message"),
     [
-        (pd.DataFrame({"image": []}), {}, "no rows"),
-        (pd.DataFrame({"x": [1]}), {}, "no 'image' or 'path' column"),
-        (pd.DataFrame({"image": ["aGVsbG8="]}), {}, "row 0 'image': the bytes are not a readable image"),
-        (pd.DataFrame({"path": ["/nonexistent.png"]}), {}, "no such file"),
+        ([], {}, "no rows"),
+        ([{"x": 1}], {}, "no 'image' or 'path' column"),
+        ([{"image": "aGVsbG8="}], {}, "row 0 'image': not a readable image"),
+        ([{"path": "/etc/passwd"}], {}, "path input is off"),
         (None, {"labels": "cat"}, "must be a list"),
         (None, {"labels": ["cat", "Cat"]}, "duplicates"),
         (None, {"top_k": 0}, "positive integer"),
+        ("5 images", {}, r"5 images: the limit is 4 \(max_rows\)"),
+        (None, {"labels": ["a", "b", "c", "d"]}, r"4 labels: the limit is 3 \(max_labels\)"),
+        (None, {"labels": ["a" * 13]}, r"13 characters: the limit is 12 \(max_label_chars\)"),
+        ([{"image": "QUFB" * 25_001}], {}, r"100,004 bytes .* the limit is 100,000 \(max_request_bytes\)"),
+        ("60 x 60", {}, r"row 0 'image': 60 x 60 = 3,600 pixels: .* limit of 3,000 .*\(max_image_pixels\)"),
     ],
 )
-def test_bad_requests_are_named(trained, image_files, frame, params, message) -> None:
-    if frame is None:
-        frame = pd.DataFrame({"path": [str(image_files[0])]})
+def test_bad_requests_and_requests_over_a_limit_get_400_naming_the_problem(
+    trained, image_files, tmp_path, rows, params, message
+) -> None:
+    one = {"image": encode_file_base64(image_files[0])}
+    if rows is None:
+        rows = [one]
+    elif rows == "5 images":
+        rows = [one] * 5
+    elif rows == "60 x 60":
+        Image.new("RGB", (60, 60)).save(tmp_path / "big.png")
+        rows = [{"image": encode_file_base64(tmp_path / "big.png")}]
     with pytest.raises(MlflowException, match=message) as info:
-        TrainedC2SRTPyfunc(trained).predict(None, frame, params)
+        TrainedC2SRTPyfunc(trained, LIMITS).predict(None, pd.DataFrame(rows), params)
     assert info.value.get_http_status_code() == 400
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _post(url: str, body: dict) -> tuple[int, dict | str]:
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, timeout_s: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"mlflow models serve exited: {process.stdout.read().decode()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url + "/ping", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError("mlflow models serve did not answer /ping")
-
-
-@pytest.mark.slow
-@pytest.mark.integration
-def test_the_served_model_answers_over_http_as_in_process(
-    trained, image_files, tmp_path, monkeypatch
+def test_no_path_outside_the_root_is_read_and_the_refusal_says_nothing_of_what_exists(
+    trained, image_files, tmp_path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    tracking = f"sqlite:///{tmp_path}/mlflow.db"
-    mlflow.set_tracking_uri(tracking)
-    MlflowRegisteredModelDataset(model_name="served").save(
-        ModelRegistration(trained, "test", "gzsl/mAP", 0.5, description="served")
-    )
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    # mlflow starts `uvicorn` from PATH: the venv's bin folder must be on it even when it is not activated
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/served@champion"]
-    command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process)
-        records = [{"image": encode_file_base64(p)} for p in image_files]
-        status, body = _post(
-            url + "/invocations", {"dataframe_records": records, "params": {"labels": LABELS}}
-        )
-        assert status == 200, body
-        served = pd.DataFrame(body["predictions"])
-        expected = TrainedC2SRTPyfunc(trained).predict(None, pd.DataFrame(records), {"labels": LABELS})
-        np.testing.assert_allclose(
-            served[LABELS].to_numpy(), expected[LABELS].to_numpy(), rtol=1e-5, atol=1e-6
-        )
-        assert served["top_labels"].tolist() == expected["top_labels"].tolist()
-        bad = [
-            ({"dataframe_records": [{"image": "aGVsbG8="}]}, "not a readable image"),
-            ({"dataframe_records": []}, ""),
-            ({"dataframe_records": records[:1], "params": {"labels": "cat"}}, "labels"),
-        ]
-        for request, message in bad:
-            status, text = _post(url + "/invocations", request)
-            assert 400 <= status < 500 and message in text, (status, text[:500])
-        status, body = _post(url + "/invocations", {"dataframe_records": records[:1]})
-        assert status == 200 and len(body["predictions"]) == 1  # still serving, own vocabulary
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    root = image_files[0].parent
+    model = TrainedC2SRTPyfunc(trained, ServingLimits(serve_path_root=root))
+    (root / "escape.png").symlink_to(image_files[0])  # inside: allowed
+    os.symlink("/etc/passwd", root / "passwd.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "outside.png")
+    assert len(model.predict(None, pd.DataFrame({"path": ["escape.png"]}), {})) == 1
+    answers = set()
+    for path in [
+        "../outside.png",
+        "../nothing.png",
+        str(tmp_path / "outside.png"),
+        "/etc/passwd",
+        "passwd.png",
+    ]:
+        # a request cannot widen the rule: params are not the server's configuration
+        params = {"serve_path_root": "/", "path_root": "/"}
+        with pytest.raises(MlflowException) as info:
+            model.predict(None, pd.DataFrame({"path": [path]}), params)
+        assert info.value.get_http_status_code() == 400
+        answers.add(info.value.message)
+    assert answers == {f"row 0 'path': {PATH_REFUSED}"}
+    with pytest.raises(MlflowException, match="row 0 'path' 'missing.png': no such file"):
+        model.predict(None, pd.DataFrame({"path": ["missing.png"]}), {})  # inside the root: said
+
+
+def test_the_path_rule_and_limits_come_from_the_serving_machine(trained, image_files, monkeypatch) -> None:
+    monkeypatch.setenv("OVMLR_SERVE_PATH_ROOT", str(image_files[0].parent))
+    monkeypatch.setenv("OVMLR_MAX_ROWS", "2")
+    model = TrainedC2SRTPyfunc(trained)
+    assert model.limits.max_rows == 2
+    assert len(model.predict(None, pd.DataFrame({"path": ["a.jpg"]}), {})) == 1
+    monkeypatch.delenv("OVMLR_SERVE_PATH_ROOT")
+    with pytest.raises(MlflowException, match="path input is off"):
+        TrainedC2SRTPyfunc(trained).predict(None, pd.DataFrame({"path": ["a.jpg"]}), {})
+
+
+def test_distinct_label_lists_never_grow_the_cache_past_its_bounds(trained, image_files) -> None:
+    limits = ServingLimits(label_cache_entries=5, label_cache_bytes=10**9)
+    model = TrainedC2SRTPyfunc(trained, limits)
+    rows = pd.DataFrame({"image": [encode_file_base64(image_files[0])]})
+    for i in range(40):  # new names: each list costs the text tower
+        model.predict(None, rows, {"labels": [f"thing {i}", "cat"]})
+    assert len(model._label_sets) == 5
+    one = model._label_sets.nbytes // 5
+    tight = TrainedC2SRTPyfunc(trained, ServingLimits(label_cache_entries=100, label_cache_bytes=3 * one))
+    for i in range(40):
+        tight.predict(None, rows, {"labels": [f"thing {i}", "cat"]})
+    assert len(tight._label_sets) <= 3 and tight._label_sets.nbytes <= 3 * one

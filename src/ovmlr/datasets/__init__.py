@@ -1,8 +1,9 @@
 """Custom Kedro datasets of ovmlr (persistence lives here, never in nodes)."""
 
+from .atomic_table import AtomicTableDataset
 from .sharded_parquet import ShardedParquetDataset
 
-__all__ = ["ShardedParquetDataset"]
+__all__ = ["AtomicTableDataset", "ShardedParquetDataset"]
 
 # Raw-data datasets (data_processing / category_sets stages).
 from .fashion_mnist import FashionMNISTDataset  # noqa: E402

@@ -1,8 +1,10 @@
 """Per-epoch training checkpoints, grouped by a run fingerprint, for ``resume: true``.
 
-Layout: ``<path>/<fingerprint>/epoch_<NNNN>.pt``. Each save writes one epoch atomically (temporary file,
-then ``os.replace``), so an interrupted run leaves only complete checkpoints. ``load`` returns a
-:class:`DiskCheckpointStore` handle; nothing is read until a checkpoint is asked for.
+Layout: ``<path>/<fingerprint>/epoch_<NNNN>.pt`` and its SHA-256 in ``epoch_<NNNN>.pt.sha256``. Each save
+writes one epoch atomically (temporary file, then ``os.replace``), so an interrupted run leaves only
+complete checkpoints. ``load`` returns a :class:`DiskCheckpointStore` handle; nothing is read until a
+checkpoint is asked for, and a checkpoint that rotted on disk (truncated, a flipped bit) is an error naming
+it and what to do.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from typing import Any
 import torch
 from kedro.io import AbstractDataset, DatasetError
 
+from ovmlr.integrity import DamagedFile, read_or_damaged, verify_sidecar, write_sidecar
+
 _EPOCH_FILE = re.compile(r"^epoch_(\d{4,})\.pt$")
+DAMAGED_ADVICE = "Delete it (and its .sha256) and rerun: training resumes from the epoch before"
 
 
 class DiskCheckpointStore:
@@ -40,6 +45,7 @@ class DiskCheckpointStore:
         tmp = folder / f".{final.name}.tmp"
         torch.save(checkpoint, tmp)
         os.replace(tmp, final)
+        write_sidecar(final)
 
     def epochs(self, fingerprint: str) -> list[int]:
         """Epochs saved for ``fingerprint``, ascending (empty when none)."""
@@ -50,14 +56,21 @@ class DiskCheckpointStore:
         return sorted(int(m.group(1)) for m in found if m)
 
     def load(self, fingerprint: str, epoch: int) -> dict[str, Any]:
-        """The checkpoint of one epoch (a dict as saved)."""
+        """The checkpoint of one epoch (a dict as saved), checked against its SHA-256 when it has one.
+
+        Raises:
+            DatasetError: No such checkpoint, or a damaged one (naming the file and what to do).
+        """
         path = self.root / fingerprint / f"epoch_{epoch:04d}.pt"
+        if not path.is_file():
+            raise DatasetError(f"No checkpoint for epoch {epoch} at '{path}'")
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError as exc:
-            raise DatasetError(f"No checkpoint for epoch {epoch} at '{path}'") from exc
-        except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-            raise DatasetError(f"Cannot read checkpoint '{path}': {exc}") from exc
+            verify_sidecar(path, DAMAGED_ADVICE)
+            return read_or_damaged(
+                path, lambda p: torch.load(p, map_location="cpu", weights_only=True), DAMAGED_ADVICE
+            )
+        except DamagedFile as exc:
+            raise DatasetError(f"Cannot read checkpoint: {exc}") from exc
 
     def latest(self, fingerprint: str) -> dict[str, Any] | None:
         """The newest checkpoint of ``fingerprint``, or ``None``."""

@@ -25,12 +25,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
 from ovmlr.core.features import EmbeddingChunk
 
-from .sharded_parquet import ShardedParquetDataset
+from .sharded_parquet import ShardedParquetDataset, read_shard
 
 _DTYPES = {"float32": pa.float32(), "float16": pa.float16()}
 
@@ -123,13 +122,10 @@ class EmbeddingStore:
 
     def _shard_rows(self, shard: Path, wanted: pa.Array, features: list[str]) -> pa.Table | None:
         """``image_key``, ``error`` and ``features`` of a shard, or ``None`` when it holds no wanted key."""
-        try:
-            hits = pc.is_in(pq.read_table(shard, columns=["image_key"])["image_key"], value_set=wanted)
-            if not pc.any(hits).as_py():
-                return None
-            return pq.read_table(shard, columns=["image_key", "error", *features])
-        except pa.ArrowException as exc:
-            raise DatasetError(f"Cannot read cache shard '{shard}': {exc}") from exc
+        hits = pc.is_in(read_shard(shard, ["image_key"])["image_key"], value_set=wanted)
+        if not pc.any(hits).as_py():
+            return None
+        return read_shard(shard, ["image_key", "error", *features])
 
     def _gather(self, keys: pd.Index, features: list[str]) -> dict[str, np.ndarray]:
         """Rows ``[N, size]`` of each feature column for ``keys``, in their order (first occurrence wins).

@@ -3,6 +3,10 @@
 Each ``save`` writes one new shard atomically (to a temporary name, then ``os.replace``), so a crash
 mid-run leaves only complete shards and a re-run resumes from them. Used with Kedro generator nodes:
 every chunk a node yields becomes one shard, saved as soon as it is yielded.
+
+Shards carry parquet page checksums (CRC-32 of every page, written and verified by Arrow: cheap), so a
+shard that rotted on disk (truncated, a flipped bit) is an error naming it, never silently wrong data;
+deleting that one shard and re-running computes only its rows again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,19 @@ import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
 SHARD_GLOB = "part-*.parquet"
+DAMAGED_SHARD_ADVICE = "delete this shard and rerun: only its rows are computed again"
+
+
+def read_shard(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One shard, its page checksums verified.
+
+    Raises:
+        DatasetError: Naming the shard and what to do when it cannot be read (truncated, corrupt).
+    """
+    try:
+        return pq.read_table(path, columns=columns, page_checksum_verification=True)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise DatasetError(f"Cannot read cache shard '{path}' ({exc}): {DAMAGED_SHARD_ADVICE}") from exc
 
 
 def large_text(table: pa.Table) -> pa.Table:
@@ -82,12 +99,7 @@ class ShardedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         if not shards:
             return None
         cols = columns if columns is not None else self._load_args.get("columns")
-        tables = []
-        for shard in shards:
-            try:
-                tables.append(pq.read_table(shard, columns=cols))
-            except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-                raise DatasetError(f"Cannot read cache shard '{shard}': {exc}") from exc
+        tables = [read_shard(shard, cols) for shard in shards]
         # "permissive": shards written by different code paths may store text as string or large_string.
         return pa.concat_tables(tables, promote_options="permissive")
 
@@ -108,7 +120,7 @@ class ShardedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         name = f"part-{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.parquet"
         final = self._path / name
         tmp = self._path / f".{name}.tmp"
-        pq.write_table(table, tmp, **self._save_args)
+        pq.write_table(table, tmp, **({"write_page_checksum": True} | self._save_args))
         os.replace(tmp, final)
 
     def _exists(self) -> bool:

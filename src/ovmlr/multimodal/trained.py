@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ovmlr.alignment.pico import PICOConfig, PICOWeights, fit_pico
+from ovmlr.integrity import verify_checksums, write_checksums
 
 from .data import CategorySets, ModalityBatch
 from .fusion import FusionConfig, class_similarity, fuse, late_fusion, oracle_choice, standardise
@@ -181,15 +182,18 @@ def save_cscf(model: TrainedCSCF, folder: str | Path) -> Path:
         "info": model.info,
     }
     (folder / "cscf_model.json").write_text(json.dumps(meta, indent=1, default=float), encoding="utf-8")
+    write_checksums(folder, ["aligners.safetensors", "vocabulary.parquet", "cscf_model.json"])
     return folder
 
 
 def load_cscf(folder: str | Path) -> TrainedCSCF:
-    """Read a folder written by :func:`save_cscf`; a ValueError names a missing file or a wrong format."""
+    """Read a folder written by :func:`save_cscf`; a ValueError names a missing, damaged
+    (:class:`~ovmlr.integrity.DamagedFile`) or wrong-format file."""
     folder = Path(folder)
     for name in ("cscf_model.json", "aligners.safetensors", "vocabulary.parquet"):
         if not (folder / name).is_file():
             raise ValueError(f"{folder} is not a CSCF model folder: {name} is missing")
+    verify_checksums(folder, "Delete the model folder and write it again (kedro run --pipeline=multimodal)")
     meta = json.loads((folder / "cscf_model.json").read_text(encoding="utf-8"))
     if meta.get("format") != FORMAT:
         raise ValueError(

@@ -8,12 +8,14 @@ Layout (``FORMAT`` = ``ovmlr.trained_c2srt/1``)::
       student.safetensors  # the fine-tuned student image encoder (finetune mode only)
       backbone.safetensors # the backbone's weights when they are a local checkpoint (self-contained model)
       vocabulary.parquet   # category_id, name, role, text [D] (float32), neighbours [K] (int64)
+      checksums.json       # SHA-256 of each file above, verified on load (ovmlr.integrity)
 
 Tensors are safetensors, everything else JSON or parquet: loading runs no pickle. A backbone given by a
 pretrained *tag* (``openai``, ``laion2b_…``) is stored as the tag and fetched by open_clip when loaded;
 a local checkpoint (the demo backbone) is copied in, so the folder is all a served model needs. A text tower
 named ``pypkg:<module>`` in the architecture is resolved on the loading machine: no machine path is stored.
 The backbone keeps its ``backbone_id`` (the identity of the features), whatever file now holds its weights.
+A truncated or changed file is an error naming it and what to do, before anything reads it.
 """
 
 from __future__ import annotations
@@ -29,12 +31,17 @@ from safetensors.torch import load_file, save_file
 
 from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.core.vocabulary import Vocabulary
+from ovmlr.integrity import read_or_damaged, verify_checksums, write_checksums
 
 from .model import TrainedC2SRT
 
 FORMAT = "ovmlr.trained_c2srt/1"
 CONFIG_FILE = "trained_model.json"
 BACKBONE_FILE = "backbone.safetensors"
+DAMAGED_ADVICE = (
+    "Delete the model folder and write it again (`kedro run --pipeline=train` trains and registers a new "
+    "model), or load another version (predict.model_uri=models:/<name>/<version>)"
+)
 
 
 def _save_tensors(state: dict[str, torch.Tensor], path: Path) -> None:
@@ -111,7 +118,14 @@ def save_trained(model: TrainedC2SRT, folder: str | Path) -> Path:
     }
     text = json.dumps(config, indent=2, ensure_ascii=False, default=_json_default)
     (folder / CONFIG_FILE).write_text(text, encoding="utf-8")
+    write_checksums(folder, ["head.safetensors", "vocabulary.parquet", CONFIG_FILE, *_weight_files(config)])
     return folder
+
+
+def _weight_files(config: dict[str, Any]) -> list[str]:
+    """The optional weight files of a saved folder: the student's, the copied-in backbone's."""
+    student = ["student.safetensors"] if config["mode"] == "finetune" else []
+    return student + ([BACKBONE_FILE] if config["backbone_spec"].get("pretrained") == BACKBONE_FILE else [])
 
 
 def _json_default(value: Any) -> Any:
@@ -123,16 +137,18 @@ def _json_default(value: Any) -> Any:
 
 
 def load_trained(folder: str | Path, device: str = "cpu") -> TrainedC2SRT:
-    """Read a model written by :func:`save_trained`.
+    """Read a model written by :func:`save_trained`, its files checked against ``checksums.json`` first.
 
     Raises:
         ValueError: Naming the folder when it is not a trained-model folder of a known format.
+        DamagedFile: (a ValueError) Naming a truncated, changed or unreadable file and what to do.
     """
     folder = Path(folder)
     path = folder / CONFIG_FILE
     if not path.is_file():
         raise ValueError(f"'{folder}' is not a trained ovmlr model: it has no {CONFIG_FILE}")
-    config = json.loads(path.read_text(encoding="utf-8"))
+    verify_checksums(folder, DAMAGED_ADVICE)
+    config = read_or_damaged(path, lambda p: json.loads(p.read_text(encoding="utf-8")), DAMAGED_ADVICE)
     if config.get("format") != FORMAT:
         raise ValueError(f"'{path}': format {config.get('format')!r} is not {FORMAT!r}")
     spec = dict(config["backbone_spec"])
@@ -141,13 +157,20 @@ def load_trained(folder: str | Path, device: str = "cpu") -> TrainedC2SRT:
     student = folder / "student.safetensors"
     return TrainedC2SRT(
         model_config=config["model_config"],
-        head_state=load_file(str(folder / "head.safetensors")),
-        vocabulary=vocabulary_from_frame(pd.read_parquet(folder / "vocabulary.parquet")),
+        head_state=_read_weights(folder / "head.safetensors"),
+        vocabulary=read_or_damaged(
+            folder / "vocabulary.parquet", lambda p: vocabulary_from_frame(pd.read_parquet(p)), DAMAGED_ADVICE
+        ),
         backbone_spec=BackboneSpec.from_dict(spec),
         templates=tuple(config["templates"]),
-        student_state=load_file(str(student)) if config["mode"] == "finetune" else None,
+        student_state=_read_weights(student) if config["mode"] == "finetune" else None,
         trainable_blocks=int(config["trainable_blocks"]),
         neighbour_policy=config["neighbour_policy"],
         info=config.get("info", {}),
         device=device,
     )
+
+
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file of the folder (a damaged one named)."""
+    return read_or_damaged(path, lambda p: load_file(str(p)), DAMAGED_ADVICE)

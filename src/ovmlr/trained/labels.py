@@ -11,7 +11,9 @@ name gets its text feature from the backbone's text tower and its K seen neighbo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +96,14 @@ class LabelSet:
     def __len__(self) -> int:
         return len(self.names)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes the label set holds: its arrays and its strings (UTF-8), what a cache of them must bound."""
+        vocab = self.vocabulary
+        arrays = vocab.text.nbytes + vocab.neighbours.nbytes + vocab.category_ids.nbytes
+        strings = (*self.names, *vocab.names, *vocab.roles, *self.policies)
+        return int(arrays + sum(len(s.encode("utf-8")) + 50 for s in strings))  # + a str object's overhead
+
     def table(self) -> pd.DataFrame:
         """One row per requested label: ``label``, ``role``, ``policy``, ``neighbours`` (names)."""
         vocab = self.vocabulary
@@ -105,3 +115,59 @@ class LabelSet:
                 "neighbours": [[vocab.names[j] for j in row] for row in vocab.neighbours[: len(self)]],
             }
         )
+
+
+class LabelSetCache:
+    """Prepared label sets of recent requests, bounded in entries and in bytes; least recently used out.
+
+    Preparing new names costs the text tower; a server keeps the label lists its clients send again. However
+    many distinct lists arrive, the cache holds at most ``max_entries`` sets and ``max_bytes`` bytes
+    (:attr:`LabelSet.nbytes`); a single set larger than ``max_bytes`` is returned but not kept. Safe to share
+    between threads: sets are built one at a time (a tokenizer may not be used by two threads at once).
+
+    Args:
+        max_entries: Label sets kept.
+        max_bytes: Bytes kept, summed over the sets.
+    """
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries, self.max_bytes = int(max_entries), int(max_bytes)
+        self._sets: OrderedDict[Hashable, LabelSet] = OrderedDict()
+        self._nbytes = 0
+        self._lock, self._build_lock = threading.Lock(), threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._sets)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the label sets kept."""
+        return self._nbytes
+
+    def _kept(self, key: Hashable) -> LabelSet | None:
+        with self._lock:
+            if key not in self._sets:
+                return None
+            self._sets.move_to_end(key)
+            return self._sets[key]
+
+    def get(self, key: Hashable, build: Callable[[], LabelSet]) -> LabelSet:
+        """The set kept under ``key``, else ``build()`` (kept when it fits). Hits never wait for a build."""
+        found = self._kept(key)
+        if found is not None:
+            return found
+        with self._build_lock:
+            found = self._kept(key)  # built by another thread while this one waited
+            if found is not None:
+                return found
+            label_set = build()
+            if label_set.nbytes <= self.max_bytes:
+                self._keep(key, label_set)
+        return label_set
+
+    def _keep(self, key: Hashable, label_set: LabelSet) -> None:
+        with self._lock:
+            self._sets[key] = label_set
+            self._nbytes += label_set.nbytes
+            while len(self._sets) > self.max_entries or self._nbytes > self.max_bytes:
+                self._nbytes -= self._sets.popitem(last=False)[1].nbytes

@@ -1,9 +1,15 @@
 """The MLflow model of a :class:`~ovmlr.trained.model.TrainedC2SRT`: raw images in, scores for any labels out.
 
 Input: a DataFrame with one image per row, column ``image`` (base64 text of the file's bytes: JPEG, PNG,
-WebP, …) or ``path`` (a file on the serving machine, for local use). Params at predict time (MLflow's
-signature params): ``labels`` (a list of names; empty or absent: the model's own vocabulary) and ``top_k``.
-Output: one column per label (its score), then ``top_labels`` and ``top_scores`` (the K best, best first).
+WebP, …) or ``path`` (a file on the serving machine: off unless its operator allows one folder,
+``OVMLR_SERVE_PATH_ROOT``). Params at predict time (MLflow's signature params): ``labels`` (a list of names;
+empty or absent: the model's own vocabulary) and ``top_k``. Output: one column per label (its score), then
+``top_labels`` and ``top_scores`` (the K best, best first).
+
+Safe by default: the limits on rows, labels, label length, pixels and request size, and the path rule,
+are the :class:`~ovmlr.trained.limits.ServingLimits` of the serving machine (its ``OVMLR_*`` environment
+variables, read when the model is loaded), never a request's. A request over a limit gets HTTP 400 naming
+the limit.
 
 Logged as *models from code* (:mod:`ovmlr.trained.mlflow_entry`) with the saved model folder as its only
 artifact: nothing is pickled. Serve it with
@@ -13,7 +19,7 @@ artifact: nothing is pickled. Serve it with
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -21,13 +27,16 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+import torch
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+from PIL import Image
 
 from .images import image_from_bytes, open_image
-from .labels import LabelSet
+from .labels import LabelSet, LabelSetCache, check_labels
+from .limits import ServingLimits
 from .model import TrainedC2SRT
 
 ARTIFACT_KEY = "trained_model"
@@ -79,32 +88,64 @@ def bad_request(message: str) -> MlflowException:
     return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
 
 
-def read_images(model_input: pd.DataFrame) -> list[Any]:
-    """The RGB images of a request, row by row.
+def request_frame(model_input: pd.DataFrame) -> pd.DataFrame:
+    """The request's rows, refusing a request with no row or no ``image``/``path`` column.
 
     Raises:
-        MlflowException: (HTTP 400) no rows, no ``image``/``path`` column, or a row that is not an image.
+        MlflowException: (HTTP 400) naming what is missing.
     """
     if not isinstance(model_input, pd.DataFrame) or model_input.empty:
         raise bad_request("the request has no rows: send one image per row (column 'image' or 'path')")
-    columns = [c for c in ("image", "path") if c in model_input.columns]
-    if not columns:
+    if not {"image", "path"} & set(model_input.columns):
         raise bad_request(
             f"no 'image' or 'path' column in the request (columns: {list(model_input.columns)})"
         )
-    images = []
-    for i, row in enumerate(model_input.to_dict("records")):
+    return model_input
+
+
+def request_bytes(frame: pd.DataFrame, labels: list[str] | None) -> int:
+    """Characters of the request's ``image`` and ``path`` cells and label names (its body, less the JSON)."""
+    cells = [v for c in ("image", "path") if c in frame.columns for v in frame[c]]
+    return sum(len(v) for v in [*cells, *(labels or [])] if isinstance(v, str | bytes))
+
+
+def read_images(frame: pd.DataFrame, limits: ServingLimits) -> Iterator[Image.Image]:
+    """The RGB images of a request, one row at a time (only one full-size image is decoded at a time).
+
+    Raises:
+        MlflowException: (HTTP 400) a row that is not an image, has too many pixels, or names a path the
+            server may not read (:meth:`ServingLimits.resolve_path`).
+    """
+    for i, row in enumerate(frame.to_dict("records")):
         image, path = row.get("image"), row.get("path")
         try:
-            if isinstance(image, str | bytes) and len(image):
-                images.append(image_from_bytes(image, where=f"row {i} 'image'"))
-            elif isinstance(path, str) and path:
-                images.append(open_image(path))
+            if isinstance(path, str) and path and not (isinstance(image, str | bytes) and len(image)):
+                try:
+                    resolved = limits.resolve_path(path)
+                except ValueError as exc:
+                    raise ValueError(f"row {i} 'path': {exc}") from exc
+                yield open_image(resolved, limits.max_image_pixels, where=f"row {i} 'path' {path!r}")
+            elif isinstance(image, str | bytes):  # an empty one too: refused with its reason
+                yield image_from_bytes(image, f"row {i} 'image'", limits.max_image_pixels)
             else:
                 raise ValueError(f"row {i} has neither an 'image' nor a 'path'")
         except ValueError as exc:
             raise bad_request(str(exc)) from exc
-    return images
+
+
+def label_names(labels: Any) -> list[str] | None:
+    """``params['labels']`` as a list (``None``: absent or empty, the model's own vocabulary).
+
+    Raises:
+        MlflowException: (HTTP 400) when it is not a list.
+    """
+    if isinstance(labels, np.ndarray):
+        labels = labels.tolist()
+    if labels is None or (isinstance(labels, list | tuple) and len(labels) == 0):
+        return None
+    if not isinstance(labels, list | tuple):
+        raise bad_request(f"params 'labels' must be a list of label names, got {type(labels).__name__}")
+    return list(labels)
 
 
 def prediction_frame(names: tuple[str, ...], scores: np.ndarray, top_k: int) -> pd.DataFrame:
@@ -122,50 +163,56 @@ class TrainedC2SRTPyfunc(mlflow.pyfunc.PythonModel):
 
     Args:
         trained: The model, for in-process use; a logged model loads it in :meth:`load_context`.
-        max_label_sets: Label lists kept prepared (text features and neighbours) between requests.
+        limits: The limits and the path rule (default: the ``OVMLR_*`` environment variables of the machine
+            that builds this object: the server's, when it loads the model).
     """
 
-    def __init__(self, trained: TrainedC2SRT | None = None, max_label_sets: int = 32) -> None:
+    def __init__(self, trained: TrainedC2SRT | None = None, limits: ServingLimits | None = None) -> None:
         self.trained = trained
-        self.max_label_sets = max_label_sets
-        self._label_sets: OrderedDict[tuple[str, ...], LabelSet] = OrderedDict()
+        self.limits = limits if limits is not None else ServingLimits.from_env()
+        self._label_sets = LabelSetCache(self.limits.label_cache_entries, self.limits.label_cache_bytes)
 
     def load_context(self, context: Any) -> None:
         from .artifact import load_trained
 
         self.trained = load_trained(context.artifacts[ARTIFACT_KEY])
+        self.trained.head(), self.trained.image_encoder()  # built once, before concurrent requests
 
-    def label_set(self, labels: Any) -> LabelSet:
-        """The prepared label set of a request's ``labels`` (the model's vocabulary when empty)."""
-        if labels is None or (isinstance(labels, list | tuple | np.ndarray) and len(labels) == 0):
+    def label_set(self, labels: list[str] | None) -> LabelSet:
+        """The prepared label set of a request's ``labels`` (the model's vocabulary when ``None``).
+
+        Raises:
+            MlflowException: (HTTP 400) a bad label list (empty or duplicated names, not strings).
+        """
+        if labels is None:
             return self.trained.labels()
-        if isinstance(labels, np.ndarray):
-            labels = labels.tolist()
-        if not isinstance(labels, list | tuple):
-            raise bad_request(f"params 'labels' must be a list of label names, got {type(labels).__name__}")
-        key = tuple(labels)
-        if key not in self._label_sets:
-            try:
-                self._label_sets[key] = self.trained.labels(list(labels))
-            except ValueError as exc:
-                raise bad_request(str(exc)) from exc
-            while len(self._label_sets) > self.max_label_sets:
-                self._label_sets.popitem(last=False)
-        self._label_sets.move_to_end(key)
-        return self._label_sets[key]
+        try:
+            names = check_labels(labels)
+            return self._label_sets.get(names, lambda: self.trained.labels(list(names)))
+        except ValueError as exc:
+            raise bad_request(str(exc)) from exc
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        """Scores of every image of ``model_input`` over ``params['labels']``, with the top ``top_k``."""
+        """Scores of every image of ``model_input`` over ``params['labels']``, with the top ``top_k``.
+
+        Raises:
+            MlflowException: (HTTP 400) a bad request or one over a limit, naming the problem.
+        """
         params = params or {}
         top_k = params.get("top_k", DEFAULT_TOP_K)
         if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
             raise bad_request(f"params 'top_k' must be a positive integer, got {top_k!r}")
-        labels = self.label_set(params.get("labels"))
-        images = read_images(model_input)
-        g, p = self.trained.encode_images(images)
-        frozen = self.trained.encode_frozen_global(images) if self.trained.needs_frozen_global else None
+        frame, labels = request_frame(model_input), label_names(params.get("labels"))
+        try:
+            self.limits.check_request(len(frame), request_bytes(frame, labels), labels)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from exc
+        label_set = self.label_set(labels)
+        batch = torch.stack([self.trained.preprocess(image) for image in read_images(frame, self.limits)])
+        g, p = self.trained.encode_images(batch)
+        frozen = self.trained.encode_frozen_global(batch) if self.trained.needs_frozen_global else None
         return prediction_frame(
-            labels.names, self.trained.score(g, p, labels, frozen_global=frozen), int(top_k)
+            label_set.names, self.trained.score(g, p, label_set, frozen_global=frozen), int(top_k)
         )

@@ -3,9 +3,16 @@ broken), new label names; a re-run encodes nothing."""
 
 from __future__ import annotations
 
+import faulthandler
+import re
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from PIL import Image
@@ -14,7 +21,10 @@ from ovmlr.datasets import EmbeddingCacheDataset
 from ovmlr.llm.cache import empty_cache_frame
 from ovmlr.pipelines.predict import create_pipeline
 from ovmlr.pipelines.predict.nodes import read_label_names
+from ovmlr.trained.limits import ServingLimits
 from ovmlr.trained.pyfunc import TrainedC2SRTPyfunc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))  # hostile_images.py
 
 LABELS = ["zebra", "cat", "fire truck", "lion"]
 
@@ -66,7 +76,8 @@ def test_predict_tags_a_folder_and_reuses_the_cache(trained, image_files, tmp_pa
     skipped = catalog.load("prediction_skipped")
     assert skipped["path"].tolist() == [str(folder / "broken.png")]
     assert "not a readable image" in skipped["reason"][0]
-    by_path = TrainedC2SRTPyfunc(trained).predict(None, table[["path"]], {"labels": LABELS, "top_k": 2})
+    served = TrainedC2SRTPyfunc(trained, ServingLimits(serve_path_root=folder))
+    by_path = served.predict(None, table[["path"]], {"labels": LABELS, "top_k": 2})
     np.testing.assert_allclose(table[LABELS].to_numpy(), by_path[LABELS].to_numpy(), rtol=1e-5, atol=1e-6)
     assert table["top_labels"].tolist() == by_path["top_labels"].tolist()
     assert catalog.load("predictions_csv")["top_labels"][0].count(" | ") == 1
@@ -102,3 +113,54 @@ def test_no_image_and_bad_labels_are_clear_errors(trained, tmp_path) -> None:
         Runner().run(create_pipeline(), _catalog(trained, tmp_path / "none", tmp_path / "c", LABELS))
     with pytest.raises(Exception, match="duplicates"):
         Runner().run(create_pipeline(), _catalog(trained, tmp_path, tmp_path / "c", ["cat", "CAT"]))
+
+
+def test_a_skipped_image_is_reported_under_its_own_path_when_the_same_bytes_were_seen_elsewhere(
+    trained, tmp_path
+) -> None:
+    reports = []
+    for run in ("first", "second"):  # two folders, one cache: the broken bytes are cached once, by content
+        folder = tmp_path / run
+        folder.mkdir()
+        Image.new("RGB", (8, 8), "red").save(folder / "ok.png")
+        (folder / "broken.jpg").write_bytes(b"the same broken bytes")
+        catalog = _catalog(trained, folder, tmp_path / "cache", LABELS)
+        SequentialRunner().run(create_pipeline(), catalog)
+        reports.append(catalog.load("prediction_skipped"))
+    first, second = reports
+    assert second["path"].tolist() == [str(tmp_path / "second" / "broken.jpg")]
+    assert (
+        second["reason"].tolist()
+        == first["reason"].tolist()
+        == ["not a readable image (no known image format)"]
+    )
+
+
+def test_the_pixel_limit_default_is_the_served_models() -> None:
+    conf = Path(__file__).resolve().parents[3] / "conf" / "base" / "parameters_predict.yml"
+    encoding = yaml.safe_load(conf.read_text())["predict"]["encoding"]
+    assert encoding["max_image_pixels"] == ServingLimits().max_image_pixels
+
+
+@pytest.mark.slow
+def test_hostile_images_are_skipped_with_their_reason_or_scored_and_nothing_hangs(trained, tmp_path) -> None:
+    from hostile_images import write_hostile_images
+
+    corpus = write_hostile_images(tmp_path / "hostile")
+    catalog = _catalog(trained, tmp_path / "hostile", tmp_path / "cache", LABELS)
+    faulthandler.dump_traceback_later(300, exit=True)  # a hang ends the test run with a traceback
+    try:
+        started = time.monotonic()
+        SequentialRunner().run(create_pipeline(), catalog)
+        elapsed = time.monotonic() - started
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    skipped = catalog.load("prediction_skipped").set_index("path")["reason"]
+    scored = set(catalog.load("predictions")["path"])
+    for entry in corpus:
+        path = str(tmp_path / "hostile" / entry.name)
+        if entry.outcome == "refused":
+            assert re.search(entry.reason, skipped[path]), (entry.name, skipped[path])
+        else:
+            assert path in scored, entry.name
+    assert len(skipped) + len(scored) == len(corpus) and elapsed < 60

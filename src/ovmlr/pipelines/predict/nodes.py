@@ -26,6 +26,7 @@ from ovmlr.reporting.contact_sheet import plot_contact_sheet
 from ovmlr.reporting.progress import refresh_interval
 from ovmlr.trained.images import UserImageDataset, find_images, open_image
 from ovmlr.trained.labels import LabelSet
+from ovmlr.trained.limits import ServingLimits
 from ovmlr.trained.llm_policy import LLMNeighbourSource
 from ovmlr.trained.model import TrainedC2SRT
 from ovmlr.trained.pyfunc import prediction_frame
@@ -110,7 +111,9 @@ def encode_prediction_images(
     """Encode the readable images not in the prediction cache yet (one cache shard per ``chunk_size``).
 
     A fine-tuned model with an output ensemble also needs the frozen backbone's features (its zero-shot
-    term): those are cached under the backbone's own id, as a frozen model's would be.
+    term): those are cached under the backbone's own id, as a frozen model's would be. An image that cannot
+    be used (``params['max_image_pixels']``: the pixel limit, checked from its header) is cached with its
+    reason, which names no file: the same bytes in another folder are reported under their own path.
 
     Yields:
         :class:`EmbeddingChunk` s of the model's encoder, one per ``chunk_size`` images (an empty one when
@@ -142,7 +145,8 @@ def _encode_new(
     backbone = predict_model.backbone()
     size = backbone.model.visual.image_size
     size = tuple(size) if isinstance(size, tuple | list) else (size, size)
-    dataset = UserImageDataset(todo["path"].tolist(), predict_model.preprocess, size)
+    max_pixels = params.get("max_image_pixels", ServingLimits().max_image_pixels)
+    dataset = UserImageDataset(todo["path"].tolist(), predict_model.preprocess, size, max_pixels)
     loader = DataLoader(dataset, batch_size=int(params["batch_size"]), num_workers=int(params["num_workers"]))
     keys, done, buffer = todo["image_key"].tolist(), 0, []
     chunk_size = int(params.get("chunk_size", 1024))
