@@ -4,28 +4,14 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from mlflow.tracking import fluent
+from mlflow_isolation import mlflow_store
 
 
 @pytest.fixture(autouse=True)
-def isolated_mlflow(tmp_path, monkeypatch):
-    """Every test gets its own sqlite tracking store and no active run or experiment from another test.
-
-    MLflow keeps the tracking URI, the active run and the active experiment in process-global state; a test
-    that sets them would otherwise leak into the next one.
-    """
-    while mlflow.active_run():
-        mlflow.end_run()
-    monkeypatch.setattr(fluent, "_active_experiment_id", None)
-    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
-        monkeypatch.delenv(name, raising=False)
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/isolated-mlflow.db")
-    yield
-    while mlflow.active_run():
-        mlflow.end_run()
-    mlflow.set_tracking_uri(previous)
-    fluent._active_experiment_id = None
+def isolated_mlflow(tmp_path):
+    """Every test gets its own sqlite tracking store (see ``mlflow_store``)."""
+    with mlflow_store(f"sqlite:///{tmp_path}/isolated-mlflow.db"):
+        yield
 
 
 # A tiny trained model shared by the tests of the trained-model object, the registry and the predict stage.

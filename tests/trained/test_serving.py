@@ -19,6 +19,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow_isolation import mlflow_store
 from network_audit import audit_events, audited_env, outbound_attempts
 from PIL import Image
 
@@ -52,14 +53,11 @@ def server_fixture(trained, tmp_path_factory):
     for name in ("a.png", "b.jpg"):
         Image.fromarray(rng.integers(0, 255, (40, 56, 3), dtype=np.uint8)).save(root / "allowed" / name)
     Image.new("RGB", (8, 8)).save(root / "secret.png")
-    tracking, previous = f"sqlite:///{root}/mlflow.db", mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(tracking)
-    try:
+    tracking = f"sqlite:///{root}/mlflow.db"
+    with mlflow_store(tracking):  # module-scoped: set up before the per-test isolation
         MlflowRegisteredModelDataset(model_name="served").save(
             ModelRegistration(trained, "test", "gzsl/mAP", 0.5, description="served")
         )
-    finally:
-        mlflow.set_tracking_uri(previous)
     env = audited_env(root / "audit.log") | SETTINGS
     env |= {"MLFLOW_TRACKING_URI": tracking, "OVMLR_SERVE_PATH_ROOT": str(root / "allowed")}
     with LocalServer("models:/served@champion", env=env) as server:
