@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
