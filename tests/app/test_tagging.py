@@ -96,3 +96,18 @@ def test_calibrated_thresholds_are_used_when_the_model_has_them(make_trained) ->
     model.thresholds = Thresholds()
     assert calibrated_thresholds(model, ["cat", "zebra"]) == [0.25, None]
     assert Tagger(model, ServingLimits()).describe()["calibrated"] is True
+
+
+def test_the_command_reads_its_port_and_model_from_the_environment(monkeypatch) -> None:
+    from ovmlr.app.__main__ import parse_args
+
+    monkeypatch.delenv("APP_PORT", raising=False)
+    monkeypatch.delenv("APP_MODEL_URI", raising=False)
+    args = parse_args(["--model-name", "m"])
+    assert (args.model_name, args.model_uri, args.port) == ("m", None, 8080)
+    monkeypatch.setenv("APP_PORT", "8123")
+    monkeypatch.setenv("APP_MODEL_URI", "models:/m/3")
+    assert (parse_args(["--model-name", "m"]).port, parse_args(["--model-name", "m"]).model_uri) == (
+        8123,
+        "models:/m/3",
+    )

@@ -11,6 +11,8 @@ import argparse
 import logging
 import os
 
+from kedro.io import DatasetError
+
 from ovmlr.datasets.mlflow_registry import MlflowRegisteredModelDataset
 
 from .server import serve
@@ -31,7 +33,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    trained = MlflowRegisteredModelDataset(args.model_name, model_uri=args.model_uri).load()
+    try:
+        trained = MlflowRegisteredModelDataset(args.model_name, model_uri=args.model_uri).load()
+    except DatasetError as exc:
+        raise SystemExit(
+            f"ovmlr app: no model to serve ({exc}). Train and register one with `make run`, or name one with "
+            "APP_MODEL_URI=models:/<name>/<version>"
+        ) from exc
     serve(trained, args.port)
 
 

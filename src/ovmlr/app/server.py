@@ -50,7 +50,11 @@ def create_app(trained: TrainedC2SRT, limits: ServingLimits | None = None) -> St
     async def tag(request: Request) -> JSONResponse:
         body = await request.body()
         if len(body) > limits.max_request_bytes * 2:  # base64 and JSON around the data the limit counts
-            return JSONResponse({"error": f"the request has {len(body):,} bytes: too large"}, status_code=413)
+            message = (
+                f"the request has {len(body):,} bytes: more than twice the limit of "
+                f"{limits.max_request_bytes:,} (max_request_bytes)"
+            )
+            return JSONResponse({"error": message}, status_code=413)
         try:
             payload = json.loads(body or b"null")
             if not isinstance(payload, dict):
