@@ -162,6 +162,10 @@ def test_the_page_tags_two_photographs_and_shows_why(server, browser, trained, t
         predicted = sorted((n for n in LABELS if scores[n] >= threshold), key=lambda n: -scores[n])
         assert tags[name] == predicted, f"{name}: page {tags[name]} != predict {predicted} at {threshold}"
 
+    csv_rows = browser.execute_script("return rows();")  # what Download CSV and JSON write
+    assert len(csv_rows) == 2 * len(LABELS)
+    assert {r["label"] for r in csv_rows if r["tag"]} == {t for names in tags.values() for t in names}
+
     first = next(name for name in tags if tags[name])
     browser.find_element(By.CSS_SELECTOR, f".card[data-image='{first}'] .tag").click()
     wait_for(browser, "document.getElementById('heatmap').dataset.drawn === '1'", "the heat map")
