@@ -121,7 +121,7 @@ def _run(root: Path, pipeline: str, extra: dict, env: str | None = None) -> None
 
 
 @needs_tagged_art
-def test_train_then_evaluate_end_to_end(project, monkeypatch):
+def test_train_then_evaluate_end_to_end(project, monkeypatch):  # noqa: PLR0915 - one project run, every stage
     monkeypatch.chdir(project)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     _run(project, "train", TINY)

@@ -613,16 +613,8 @@ def fit_pico(
         if kept:
             pool.append((gain, candidate))
             probability, current = pooled, pooled_score
-        history.append(
-            {
-                "iteration": iteration,
-                "candidate_score": candidate_score,
-                "gain": gain,
-                "kept": kept,
-                "score": current,
-                "change": change,
-            }
-        )
+        step = {"iteration": iteration, "candidate_score": candidate_score, "gain": gain, "kept": kept}
+        history.append(step | {"score": current, "change": change})
         if change <= cfg.tolerance:
             break
     return PICOWeights(

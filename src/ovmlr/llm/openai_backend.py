@@ -45,7 +45,7 @@ class OpenAIChatBackend:
         sleep: Waiting function (tests pass a recorder).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - client settings, each a keyword with a default
         self,
         model: str,
         base_url: str,

@@ -111,6 +111,35 @@ class FusionSearch:
         return FusionConfig(**params), search
 
 
+def _choose_fusion(
+    model: TrainedCSCF, search: FusionSearch, val: ModalityBatch, val_labels: np.ndarray, sets: CategorySets
+) -> TrainedCSCF:
+    """For each zero-shot weight of the grid, each modality's temperature and then the γ on validation; the
+    fusion with the best validation seen mAP, its γ trials in ``info["gamma_trials"]``."""
+    kappas = search.temperatures()
+    best = None
+    for weight in search.zero_shot_weights:
+        candidate = model.with_fusion(replace(model.fusion, zero_shot_weight=float(weight)))
+        val_scores = candidate.modality_scores(val)
+        temperatures = {
+            m: calibrate_temperature(val_scores[m], val_labels, ~sets.unseen, kappas)
+            for m in model.modalities
+        }
+        candidate = candidate.with_fusion(replace(candidate.fusion, temperatures=temperatures))
+        chosen, trials = choose_gammas(
+            candidate, val, val_labels, search.gamma_own, search.gamma_other, val_scores
+        )
+        value = max(t["val_seen_mAP"] for t in trials)
+        logger.info("zero_shot_weight %.2f: temperatures %s, val seen mAP %.4f", weight, temperatures, value)
+        if best is None or value > best[0]:
+            best = (value, candidate.with_fusion(chosen), trials)
+    chosen_model = best[1]
+    chosen_model.info["gamma_trials"] = [
+        t | {"zero_shot_weight": chosen_model.fusion.zero_shot_weight} for t in best[2]
+    ]
+    return chosen_model
+
+
 def fit_cscf(  # noqa: PLR0913, PLR0917 - the whole recipe, every input named
     train: ModalityBatch,
     train_labels: np.ndarray,
@@ -161,23 +190,4 @@ def fit_cscf(  # noqa: PLR0913, PLR0917 - the whole recipe, every input named
             "balancing": config.balancing,
         },
     )
-    kappas = search.temperatures()
-    best = None
-    for weight in search.zero_shot_weights:
-        candidate = model.with_fusion(replace(model.fusion, zero_shot_weight=float(weight)))
-        val_scores = candidate.modality_scores(val)
-        temperatures = {
-            m: calibrate_temperature(val_scores[m], val_labels, ~sets.unseen, kappas)
-            for m in model.modalities
-        }
-        candidate = candidate.with_fusion(replace(candidate.fusion, temperatures=temperatures))
-        chosen, trials = choose_gammas(
-            candidate, val, val_labels, search.gamma_own, search.gamma_other, val_scores
-        )
-        value = max(t["val_seen_mAP"] for t in trials)
-        logger.info("zero_shot_weight %.2f: temperatures %s, val seen mAP %.4f", weight, temperatures, value)
-        if best is None or value > best[0]:
-            best = (value, candidate.with_fusion(chosen), trials)
-    model = best[1]
-    model.info["gamma_trials"] = [t | {"zero_shot_weight": model.fusion.zero_shot_weight} for t in best[2]]
-    return model
+    return _choose_fusion(model, search, val, val_labels, sets)

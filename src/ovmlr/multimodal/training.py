@@ -211,8 +211,120 @@ def _private_seed(function: Callable[..., TrainingOutcome]) -> Callable[..., Tra
     return seeded
 
 
+@dataclass
+class _Loop:
+    """What every step of ``train_aligners`` reads: the model, its optimiser and the label tensors."""
+
+    config: MultimodalTrainingConfig
+    aligner: MultimodalAligner
+    optimiser: torch.optim.Optimizer
+    generator: torch.Generator
+    text: Tensor  # [C, D]
+    member: dict[str, Tensor]  # modality -> bool [C]
+    fused_labels: Tensor  # int64 [N, C], unseen columns -1
+    unimodal_labels: dict[str, Tensor]  # modality -> int64 [N, C]
+    shared: Tensor  # bool [C]: the categories every modality has
+    cal_state: _CALState
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.member)
+
+
+def _make_loop(
+    train: ModalityBatch,
+    train_labels: np.ndarray,
+    text: np.ndarray,
+    sets: CategorySets,
+    config: MultimodalTrainingConfig,
+) -> _Loop:
+    """The aligner (one parameter group per modality: the balancing factors act on each modality's step
+    size), its optimiser and the training label tensors."""
+    names = list(train.modalities)
+    dims = {m: train.features[m].shape[1] for m in names}
+    aligner = MultimodalAligner(
+        dims, text.shape[1], config.hidden, config.dropout, {m: config.balancing == "cal" for m in names}
+    )
+    optimiser = torch.optim.AdamW(
+        [{"params": aligner.aligners[m].parameters(), "modality": m} for m in names],
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+    )
+    member = {m: torch.from_numpy(sets.member[m]) for m in names}
+    return _Loop(
+        config=config,
+        aligner=aligner,
+        optimiser=optimiser,
+        generator=torch.Generator().manual_seed(config.seed),
+        text=torch.from_numpy(text),
+        member=member,
+        fused_labels=torch.from_numpy(np.where(~sets.unseen[None, :], train_labels, -1).astype(np.int64)),
+        unimodal_labels={
+            m: torch.from_numpy(modality_labels(train_labels, sets.member[m]).astype(np.int64)) for m in names
+        },
+        shared=shared_columns([member[m] for m in names]),
+        cal_state=_CALState(names, config.cal["momentum"]),
+    )
+
+
+def _balancing(
+    loop: _Loop, scores: dict[str, Tensor], kls: dict[str, Tensor], fused_labels: Tensor, fused_loss: Tensor
+) -> tuple[Tensor | float, dict[str, float], dict[str, float]]:
+    """``(extra loss, per-modality step-size factors, CAL's shares)`` of the configured balancing."""
+    config, names = loop.config, loop.names
+    if config.balancing == "cal":
+        contribution = _cal_contribution(
+            scores, loop.member, fused_labels, fused_loss, config.margin, config.cal["confidence_temperature"]
+        )
+        shares = normalised(loop.cal_state.update(contribution))
+        betas = bottleneck_weights(shares, config.cal["beta"])
+        extra = sum(betas[m] * kls[m].mean() for m in names)
+        return extra, acceleration(shares, config.cal["temperature"]), shares
+    if config.balancing == "ogm_ge":
+        with torch.no_grad():
+            mass = {
+                m: float(positive_mass(scores[m], fused_labels, loop.shared, config.ogm_ge["temperature"]))
+                for m in names
+            }
+        return 0.0, ogm_ge_coefficients(mass, config.ogm_ge["alpha"]), {}
+    return 0.0, {}, {}
+
+
+def _train_epoch(loop: _Loop, train: ModalityBatch) -> dict[str, float]:
+    """One pass over ``train`` in a seeded order; the mean loss, CAL shares and step-size factors."""
+    config, names = loop.config, loop.names
+    loop.aligner.train()
+    order = torch.randperm(len(train), generator=loop.generator).numpy()
+    totals: dict[str, float] = {"loss": 0.0}
+    steps = 0
+    for start in range(0, len(order), config.batch_size):
+        rows = order[start : start + config.batch_size]
+        scores, kls = loop.aligner(_tensors(train, rows), loop.text)
+        fused_labels = loop.fused_labels[rows]
+        fused_loss = ranking_loss(fused_training_scores(scores, loop.member), fused_labels, config.margin)
+        loss = fused_loss + config.unimodal_weight * sum(
+            ranking_loss(scores[m], loop.unimodal_labels[m][rows], config.margin) for m in names
+        )
+        extra, factors, shares = _balancing(loop, scores, kls, fused_labels, fused_loss)
+        loss = loss + extra
+        loop.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.balancing == "ogm_ge":
+            gradient_noise(loop.aligner.aligners, loop.generator)
+        set_learning_rates(loop.optimiser, config.lr, factors)
+        loop.optimiser.step()
+        for key, value in (
+            [("loss", float(loss.detach()))]
+            + [(f"share/{m}", v) for m, v in shares.items()]
+            + [(f"factor/{m}", v) for m, v in factors.items()]
+        ):
+            totals[key] = totals.get(key, 0.0) + value
+        steps += 1
+    return {key: value / steps for key, value in totals.items()}
+
+
 @_private_seed
-def train_aligners(  # noqa: PLR0913, PLR0914, PLR0917 - one loop, every input named
+def train_aligners(  # noqa: PLR0913 - one loop, every input named
     train: ModalityBatch,
     train_labels: np.ndarray,
     val: ModalityBatch,
@@ -231,84 +343,12 @@ def train_aligners(  # noqa: PLR0913, PLR0914, PLR0917 - one loop, every input n
         sets: The modalities' category sets.
         config: Hyper-parameters.
     """
-    generator = torch.Generator().manual_seed(config.seed)
-    names = list(train.modalities)
-    dims = {m: train.features[m].shape[1] for m in names}
-    aligner = MultimodalAligner(
-        dims, text.shape[1], config.hidden, config.dropout, {m: config.balancing == "cal" for m in names}
-    )
-    # one parameter group per modality: the balancing factors act on each modality's step size
-    optimiser = torch.optim.AdamW(
-        [{"params": aligner.aligners[m].parameters(), "modality": m} for m in names],
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-    )
-    text_t = torch.from_numpy(text)
-    member = {m: torch.from_numpy(sets.member[m]) for m in names}
-    seen = ~sets.unseen
-    fused_labels_all = torch.from_numpy(np.where(seen[None, :], train_labels, -1).astype(np.int64))
-    unimodal_all = {
-        m: torch.from_numpy(modality_labels(train_labels, sets.member[m]).astype(np.int64)) for m in names
-    }
-    shared = shared_columns([member[m] for m in names])
-    cal_state = _CALState(names, config.cal["momentum"])
-    history, best, best_state = [], -np.inf, None
-    best_epoch = 0
+    loop = _make_loop(train, train_labels, text, sets, config)
+    history, best, best_state, best_epoch = [], -np.inf, None, 0
     for epoch in range(1, config.epochs + 1):
-        aligner.train()
-        order = torch.randperm(len(train), generator=generator).numpy()
-        totals: dict[str, float] = {"loss": 0.0}
-        steps = 0
-        for start in range(0, len(order), config.batch_size):
-            rows = order[start : start + config.batch_size]
-            scores, kls = aligner(_tensors(train, rows), text_t)
-            fused = fused_training_scores(scores, member)
-            fused_labels = fused_labels_all[rows]
-            fused_loss = ranking_loss(fused, fused_labels, config.margin)
-            loss = fused_loss + config.unimodal_weight * sum(
-                ranking_loss(scores[m], unimodal_all[m][rows], config.margin) for m in names
-            )
-            factors: dict[str, float] = {}
-            if config.balancing == "cal":
-                shares = normalised(
-                    cal_state.update(
-                        _cal_contribution(
-                            scores,
-                            member,
-                            fused_labels,
-                            fused_loss,
-                            config.margin,
-                            config.cal["confidence_temperature"],
-                        )
-                    )
-                )
-                betas = bottleneck_weights(shares, config.cal["beta"])
-                loss = loss + sum(betas[m] * kls[m].mean() for m in names)
-                factors = acceleration(shares, config.cal["temperature"])
-                for m in names:
-                    totals[f"share/{m}"] = totals.get(f"share/{m}", 0.0) + shares[m]
-            elif config.balancing == "ogm_ge":
-                with torch.no_grad():
-                    mass = {
-                        m: float(positive_mass(scores[m], fused_labels, shared, config.ogm_ge["temperature"]))
-                        for m in names
-                    }
-                factors = ogm_ge_coefficients(mass, config.ogm_ge["alpha"])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.balancing == "ogm_ge":
-                gradient_noise(aligner.aligners, generator)
-            set_learning_rates(optimiser, config.lr, factors)
-            for m, factor in factors.items():
-                totals[f"factor/{m}"] = totals.get(f"factor/{m}", 0.0) + factor
-            optimiser.step()
-            totals["loss"] += float(loss.detach())
-            steps += 1
-        val_scores = modality_scores(aligner, val, text)
-        record = {key: value / steps for key, value in totals.items()} | {
-            "epoch": epoch,
-            "val_seen_mAP": seen_map(val_scores, val, val_labels, seen),
-        }
+        record = _train_epoch(loop, train)
+        val_scores = modality_scores(loop.aligner, val, text)
+        record |= {"epoch": epoch, "val_seen_mAP": seen_map(val_scores, val, val_labels, ~sets.unseen)}
         history.append(record)
         logger.info(
             "multimodal[%s] epoch %d: %s",
@@ -317,12 +357,13 @@ def train_aligners(  # noqa: PLR0913, PLR0914, PLR0917 - one loop, every input n
             ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"),
         )
         if record["val_seen_mAP"] > best:
-            best, best_epoch, best_state = record["val_seen_mAP"], epoch, copy.deepcopy(aligner.state_dict())
+            best, best_epoch = record["val_seen_mAP"], epoch
+            best_state = copy.deepcopy(loop.aligner.state_dict())
     if best_state is None:
         raise ValueError(
             "multimodal training: the validation mAP over the seen categories was never finite (no "
             "sample has a positive among them?); check val_labels and the category sets"
         )
-    aligner.load_state_dict(best_state)
-    aligner.eval()
-    return TrainingOutcome(aligner, best_epoch, history)
+    loop.aligner.load_state_dict(best_state)
+    loop.aligner.eval()
+    return TrainingOutcome(loop.aligner, best_epoch, history)

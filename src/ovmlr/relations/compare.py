@@ -73,7 +73,7 @@ def _skip(source: str, reason: str, detail: str) -> str:
     return reason
 
 
-def source_edges(
+def source_edges(  # noqa: PLR0913 - the relation tables and relation_mining settings, each named
     category_split: pd.DataFrame,
     text_features: pd.DataFrame,
     train_labels: pd.DataFrame,

@@ -34,7 +34,7 @@ def _source_scores(
     return random_scores(category_split, seed)
 
 
-def relation_neighbours(
+def relation_neighbours(  # noqa: PLR0913 - the relation tables and relation_mining settings
     category_split: pd.DataFrame,
     text_features: pd.DataFrame,
     train_labels: pd.DataFrame,

@@ -114,11 +114,7 @@ def finetune_task(
             reduction=cfg.dist_reduction,
         )
         total = total_loss(cls, dist, cfg.lambda_dist)
-        return total, {
-            "loss": float(total.detach()),
-            "cls": float(cls.detach()),
-            "dist": float(dist.detach()),
-        }
+        return total, {name: float(x.detach()) for name, x in (("loss", total), ("cls", cls), ("dist", dist))}
 
     def val_scores(module: nn.Module, vocabulary: Vocabulary) -> np.ndarray:
         g, p = student_features(module.student, val_images, cfg.eval_batch_size, ft.num_workers, device)

@@ -128,7 +128,7 @@ LossFn = Callable[
 ]
 
 
-def train_one_epoch(
+def train_one_epoch(  # noqa: PLR0913 - the loop's parts (TrainingTask's, optimiser, schedule)
     model: nn.Module,
     batches: Callable[[torch.Tensor], Iterator[dict[str, torch.Tensor]]],
     n_items: int,

@@ -211,7 +211,40 @@ def _data_id(
     return fingerprint(*parts)
 
 
-def plan_ablation(
+def _plan_rows(
+    training_params: dict[str, Any], ablation_params: dict[str, Any], relation_params: dict[str, Any]
+) -> list[tuple]:
+    """``(kind, table, name, seed, relation, sweep value, params)`` of every baseline and (variant, seed).
+
+    Raises:
+        ValueError: When a variant lacks ``name`` or ``table``.
+    """
+    rows = []
+    mkt_k = int(ablation_params.get("mkt_k", 16))
+    run, variants = run_variants(ablation_params)
+    if run == "tables":
+        for name in ablation_params.get("baselines", []):
+            params = {"baseline": name, "mkt_k": mkt_k, "ks": list(training_params["loop"]["ks"])}
+            if name == "zero_shot_pico":
+                params["pico"] = training_params.get("pico", {})
+            rows.append(("baseline", "Baselines", name, 0, {}, None, params))
+    for i, variant in enumerate(variants):
+        missing = [k for k in ("name", "table") if k not in variant]
+        if missing:
+            raise ValueError(f"ablation.variants[{i}] lacks {missing}")
+        relation = row_relation(relation_params, variant)
+        for seed in ablation_params["seeds"]:
+            merged = variant_training_params(
+                training_params, ablation_params.get("common", {}), variant, seed
+            )
+            if merged.get("prompt") == COOP_PROMPT:
+                merged["coop"] = ablation_params.get("coop", {})  # its settings are part of its key
+            value = variant.get("sweep_value")
+            rows.append(("variant", variant["table"], variant["name"], int(seed), relation, value, merged))
+    return rows
+
+
+def plan_ablation(  # noqa: PLR0913 - a Kedro node: one argument per catalog dataset
     train_split: FeatureSplit,
     val_split: FeatureSplit,
     test_split: FeatureSplit,
@@ -244,28 +277,7 @@ def plan_ablation(
         llm_relation_scores,
         backbone_info,
     )
-    rows = []
-    mkt_k = int(ablation_params.get("mkt_k", 16))
-    run, variants = run_variants(ablation_params)
-    if run == "tables":
-        for name in ablation_params.get("baselines", []):
-            params = {"baseline": name, "mkt_k": mkt_k, "ks": list(training_params["loop"]["ks"])}
-            if name == "zero_shot_pico":
-                params["pico"] = training_params.get("pico", {})
-            rows.append(("baseline", "Baselines", name, 0, {}, None, params))
-    for i, variant in enumerate(variants):
-        missing = [k for k in ("name", "table") if k not in variant]
-        if missing:
-            raise ValueError(f"ablation.variants[{i}] lacks {missing}")
-        relation = row_relation(relation_params, variant)
-        for seed in ablation_params["seeds"]:
-            merged = variant_training_params(
-                training_params, ablation_params.get("common", {}), variant, seed
-            )
-            if merged.get("prompt") == COOP_PROMPT:
-                merged["coop"] = ablation_params.get("coop", {})  # its settings are part of its key
-            value = variant.get("sweep_value")
-            rows.append(("variant", variant["table"], variant["name"], int(seed), relation, value, merged))
+    rows = _plan_rows(training_params, ablation_params, relation_params)
     dumps = partial(json.dumps, sort_keys=True, default=str)
     plan = pd.DataFrame(
         [
@@ -287,7 +299,34 @@ def plan_ablation(
     return plan
 
 
-def run_ablation(
+def _compute_row(
+    row: Any,
+    ablation_data: AblationData,
+    vocabulary: Vocabulary,
+    tables: dict[str, pd.DataFrame],
+    relation_params: dict[str, Any],
+    coop_params: dict[str, Any],
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """``(test metrics, facts)`` of one planned row: a baseline scored, or a variant trained and tested."""
+    params = json.loads(row.params)
+    if row.kind == "baseline":
+        metrics = baseline_metrics(params["baseline"], ablation_data, vocabulary, params)
+        return metrics, {"trainable": False, "epoch": 0, "mode": ""}
+    variant_vocabulary = _variant_vocabulary(
+        json.loads(row.relation), relation_params, params["prompt"], tables
+    )
+    if params["prompt"] == COOP_PROMPT:
+        variant_vocabulary = coop_vocabulary(
+            variant_vocabulary,
+            ablation_data.train,
+            ablation_data.context.backbone_spec,
+            coop_params,
+            params["loop"]["seed"],
+        )
+    return train_and_test(params, variant_vocabulary, ablation_data)
+
+
+def run_ablation(  # noqa: PLR0913 - a Kedro node: one argument per catalog dataset
     ablation_plan: pd.DataFrame,
     ablation_rows_before: pd.DataFrame,
     ablation_data: AblationData,
@@ -326,23 +365,7 @@ def run_ablation(
     }
     yielded = False
     for row in todo.itertuples(index=False):
-        params = json.loads(row.params)
-        if row.kind == "baseline":
-            metrics = baseline_metrics(params["baseline"], ablation_data, vocabulary, params)
-            facts: dict[str, Any] = {"trainable": False, "epoch": 0, "mode": ""}
-        else:
-            variant_vocabulary = _variant_vocabulary(
-                json.loads(row.relation), relation_params, params["prompt"], tables
-            )
-            if params["prompt"] == COOP_PROMPT:
-                variant_vocabulary = coop_vocabulary(
-                    variant_vocabulary,
-                    ablation_data.train,
-                    ablation_data.context.backbone_spec,
-                    coop_params,
-                    params["loop"]["seed"],
-                )
-            metrics, facts = train_and_test(params, variant_vocabulary, ablation_data)
+        metrics, facts = _compute_row(row, ablation_data, vocabulary, tables, relation_params, coop_params)
         logger.info(
             "ablation %s / %s seed %d: %s",
             row.table,

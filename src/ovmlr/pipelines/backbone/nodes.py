@@ -70,6 +70,20 @@ def checkpoint_summary(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return dict(checkpoint["ovmlr"])
 
 
+def _from_shipped(
+    model: Any, shipped: ShippedBackbone, summary: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``fit_demo_backbone``'s outputs from matching shipped weights (the text tower: ``model``'s)."""
+    state = with_shipped_weights(model, shipped.state())
+    logger.info(
+        "Demo backbone %s: the shipped weights (%s; recipe and data match its manifest)",
+        summary["training_key"],
+        shipped.weights.name,
+    )
+    summary |= {"source": "shipped", "sha256": shipped.manifest["sha256"], "history": []}
+    return {"state_dict": state, "ovmlr": summary}, summary, {}
+
+
 def fit_demo_backbone(
     pretrain_pool: pd.DataFrame,
     demo_backbone_previous: dict[str, Any],
@@ -108,12 +122,8 @@ def fit_demo_backbone(
         params["model_name"], resolve_model_config(model_config, params.get("hf_text_tower"))
     )
     model, tokenizer = create_initial_model(params["model_name"], config.seed, device)
-    summary = {
-        "model_name": params["model_name"],
-        "model_config": model_config,
-        "training_key": key,
-        "training": config.to_dict(),
-    }
+    summary = {"model_name": params["model_name"], "model_config": model_config, "training_key": key}
+    summary["training"] = config.to_dict()
     shipped = shipped_demo_backbone.get(params["model_name"])
     recipe = json.loads(recipe_json(model_config, config))
     reason = (
@@ -122,14 +132,7 @@ def fit_demo_backbone(
         else shipped.mismatch(recipe, pool_hashes(pretrain_pool))
     )
     if reason is None:
-        state = with_shipped_weights(model, shipped.state())
-        logger.info(
-            "Demo backbone %s: the shipped weights (%s; recipe and data match its manifest)",
-            key,
-            shipped.weights.name,
-        )
-        summary |= {"source": "shipped", "sha256": shipped.manifest["sha256"], "history": []}
-        return {"state_dict": state, "ovmlr": summary}, summary, {}
+        return _from_shipped(model, shipped, summary)
     logger.info("Demo backbone %s: shipped weights not used (%s); training with the recipe", key, reason)
     result = train_demo_backbone(model, tokenizer, pretrain_pool, config, device)
     logger.info("Demo backbone %s trained in %.0f s (%s)", key, result.train_seconds, result.precision)

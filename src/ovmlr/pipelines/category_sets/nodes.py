@@ -27,7 +27,7 @@ from ovmlr.data.modality_sets import (
 logger = logging.getLogger(__name__)
 
 
-def split_categories(  # noqa: PLR0917 - Kedro passes node inputs positionally
+def split_categories(  # noqa: PLR0913, PLR0917 - a Kedro node: inputs positional, one per dataset
     categories: pd.DataFrame,
     labels: pd.DataFrame,
     image_manifest: pd.DataFrame,

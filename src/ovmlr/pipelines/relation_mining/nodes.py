@@ -172,7 +172,7 @@ def plot_relation_graph(
     )
 
 
-def compare_relation_sources(
+def compare_relation_sources(  # noqa: PLR0913 - a Kedro node: one argument per catalog dataset
     category_split: pd.DataFrame,
     text_features: pd.DataFrame,
     train_labels: pd.DataFrame,
