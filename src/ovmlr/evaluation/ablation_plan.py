@@ -94,13 +94,28 @@ def run_variants(ablation_params: dict[str, Any]) -> tuple[str, list[dict[str, A
     """
     run = ablation_params.get("run", "tables")
     if run == "tables":
-        return run, list(ablation_params["variants"])
+        return run, only_variants(list(ablation_params["variants"]), ablation_params.get("only"))
     sweeps = ablation_params.get("sweeps", {})
     if run not in sweeps:
         raise ValueError(
             f"ablation.run must be 'tables' or a sweep of ablation.sweeps {sorted(sweeps)}, got {run!r}"
         )
     return run, sweep_variants(run, sweeps[run])
+
+
+def only_variants(variants: list[dict[str, Any]], only: list[str] | None) -> list[dict[str, Any]]:
+    """The variants named in ``only`` (``ablation.only``; ``None``: all of them), in the tables' order.
+
+    Raises:
+        ValueError: If ``only`` names a variant the tables do not have.
+    """
+    if only is None:
+        return variants
+    names = [v.get("name") for v in variants]
+    unknown = sorted(set(only) - set(names))
+    if unknown:
+        raise ValueError(f"ablation.only names unknown variant(s) {unknown}; known: {names}")
+    return [v for v in variants if v.get("name") in set(only)]
 
 
 def row_setting(group: pd.DataFrame, paper: dict[str, Any] | None) -> str:

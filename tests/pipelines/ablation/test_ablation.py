@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 from ovmlr.core.features import FeatureSplit
 from ovmlr.core.vocabulary import ENSEMBLE, build_vocabulary_from_tables
 from ovmlr.datasets.mlflow_nested_runs import MlflowNestedRunsDataset
-from ovmlr.evaluation.ablation_plan import row_setting, sweep_variants, variant_training_params
+from ovmlr.evaluation.ablation_plan import row_setting, run_variants, sweep_variants, variant_training_params
 from ovmlr.models.config import deep_merge
 from ovmlr.pipelines.ablation.nodes import (
     bundle_ablation_data,
@@ -253,6 +253,14 @@ def test_nested_runs_log_the_overridden_params(tmp_path):
     parent_id = first.data.tags["mlflow.parentRunId"]
     assert client.get_run(logged[1]["run_id"]).data.tags["mlflow.parentRunId"] == parent_id
     assert client.get_run(parent_id).info.run_name == "parent"
+
+
+def test_only_keeps_the_named_variants_in_table_order_and_refuses_an_unknown_name():
+    variants = [{"name": "a", "table": "T"}, {"name": "b", "table": "T"}, {"name": "c", "table": "T"}]
+    assert run_variants({"variants": variants, "only": None})[1] == variants
+    assert [v["name"] for v in run_variants({"variants": variants, "only": ["c", "a"]})[1]] == ["a", "c"]
+    with pytest.raises(ValueError, match=r"ablation.only names unknown variant\(s\) \['z'\]"):
+        run_variants({"variants": variants, "only": ["a", "z"]})
 
 
 def test_markdown_table():
