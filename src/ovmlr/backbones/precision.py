@@ -71,6 +71,17 @@ def machine_summary(cpuinfo: str = "/proc/cpuinfo") -> dict[str, object]:
     }
 
 
+def describe_machine(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """One line for a benchmark's header: CPU model, logical cores, native bf16 / AMX flags, torch version.
+
+    Figures from different machines are not comparable (see :func:`machine_summary`); every script in
+    ``benchmarks/`` prints this line first.
+    """
+    info = machine_summary(cpuinfo)
+    flags = ", ".join(info["bf16_flags"]) or "none (bf16 is emulated)"
+    return f"machine: {info['cpu']}, {info['cores']} cores, native bf16: {flags}, torch {info['torch']}"
+
+
 def resolve_precision(
     requested: str, device: torch.device | str, where: str = "precision", autocast: bool = False
 ) -> str:

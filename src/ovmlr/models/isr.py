@@ -101,9 +101,24 @@ def pool_patches(patch_feats: Tensor, mask: Tensor, scores: Tensor, pooling: str
     Shapes:
         patch_feats: [B, P, D], mask: [B, C, P], scores: [B, C, P] → [B, C, D]
     """
+    return torch.einsum(
+        "bcp,bpd->bcd", pool_weights(mask, scores, pooling).to(patch_feats.dtype), patch_feats
+    )
+
+
+def pool_weights(mask: Tensor, scores: Tensor, pooling: str) -> Tensor:
+    """The weight of every patch in :math:`f_L^{(c)}` (Eq. 5): ``f_L[b, c] = Σ_p w[b, c, p] F_p[b, p]``.
+
+    Args:
+        mask: Selection from :func:`select_patches`.
+        scores: Softmax scores; used by ``"weighted"`` pooling (renormalised over the selection).
+        pooling: ``"mean"`` or ``"weighted"``.
+
+    Shapes:
+        mask: [B, C, P], scores: [B, C, P] → [B, C, P], summing to 1 over P
+    """
     weights = mask.to(scores.dtype) if pooling == "mean" else scores * mask
-    weights = weights / weights.sum(dim=-1, keepdim=True)
-    return torch.einsum("bcp,bpd->bcd", weights.to(patch_feats.dtype), patch_feats)
+    return weights / weights.sum(dim=-1, keepdim=True)
 
 
 class ISR(nn.Module):
@@ -126,10 +141,20 @@ class ISR(nn.Module):
         self.config = config
 
     def forward(self, patch_feats: Tensor, text_feats: Tensor) -> tuple[Tensor, Tensor]:
-        """Local features and selection mask, chunked over categories if ``config.chunk_size`` is set."""
+        """Local features [B, C, D] and selection mask [B, C, P] (:meth:`weights` pooled, Eq. 5)."""
+        weights, mask = self.weights(patch_feats, text_feats)
+        return torch.einsum("bcp,bpd->bcd", weights.to(patch_feats.dtype), patch_feats), mask
+
+    def weights(self, patch_feats: Tensor, text_feats: Tensor) -> tuple[Tensor, Tensor]:
+        """Pooling weights (:func:`pool_weights`) and selection mask, chunked over categories if
+        ``config.chunk_size`` is set.
+
+        Shapes:
+            patch_feats: [B, P, D], text_feats: [C, D] → weights [B, C, P], mask [B, C, P]
+        """
         n_categories = text_feats.shape[0]
         step = self.config.chunk_size or max(n_categories, 1)
-        locals_, masks = [], []
+        weights, masks = [], []
         for start in range(0, n_categories, step):
             chunk = text_feats[start : start + step]
             scores = patch_scores(patch_feats, chunk, self.config.temperature)
@@ -137,9 +162,9 @@ class ISR(nn.Module):
                 mask = select_top_k(scores, self.config.max_patches)
             else:
                 mask = select_patches(scores, self.config.alpha, self.config.max_patches)
-            locals_.append(pool_patches(patch_feats, mask, scores, self.config.pooling))
+            weights.append(pool_weights(mask, scores, self.config.pooling))
             masks.append(mask)
-        return torch.cat(locals_, dim=1), torch.cat(masks, dim=1)
+        return torch.cat(weights, dim=1), torch.cat(masks, dim=1)
 
     def extra_repr(self) -> str:
         c = self.config
