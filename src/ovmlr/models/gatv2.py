@@ -308,17 +308,15 @@ class DenseGATv2Conv(nn.Module):
     def projections(self, x: Tensor, before: nn.Linear | None = None) -> tuple[Tensor, Tensor, Tensor]:
         r"""``lin_l``, ``lin_r`` and ``res`` of ``x`` in one matmul: :math:`(x_l, x_r, \mathbf{W}_{res} x)`.
 
-        With ``before``, a linear map applied to ``x`` first (IST's ``FFN_in.fc2``), the two are composed
-        when that is cheaper: :math:`W (A x + a) = (W A) x + W a` costs 3·H·F·F_a·F_in once instead of
-        N·F_a·F_in for the N = B·C rows.
+        With ``before``, a linear map applied to ``x`` first (IST's ``FFN_in.fc2``), the two are composed:
+        :math:`W (A x + a) = (W A) x + W a` costs 3·H·F·F_a·F_in once instead of N·F_a·F_in for the N = B·C
+        rows. Always, whatever N, so that an image's scores do not depend on the batch it came in.
 
         Shapes:
             x: [B, C, F_in] (or [B, C, F_a] with ``before``: F_a → F_in) → 3 × [B, C, H·F]
         """
         weight = torch.cat([self.lin_l.weight, self.lin_r.weight, self.res.weight])  # [3·H·F, F_in]
         bias = torch.cat([self.lin_l.bias, self.lin_r.bias, torch.zeros_like(self.bias)])
-        if before is not None and x.shape[:-1].numel() <= weight.shape[0]:
-            x, before = before(x), None
         if before is not None:
             weight, bias = weight @ before.weight, torch.addmv(bias, weight, before.bias)
         return F.linear(x, weight, bias).chunk(3, dim=-1)
