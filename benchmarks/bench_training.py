@@ -22,6 +22,7 @@ import time
 import numpy as np
 import torch
 
+from ovmlr.backbones.precision import describe_machine
 from ovmlr.core.model_factory import build_model, resolve_model_config
 from ovmlr.models import ranking_loss
 from ovmlr.training.loop import precision_autocast
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = parser.parse_args()
+    print(describe_machine())
     torch.set_num_threads(args.threads)
     if args.shape and args.ist:
         batches = args.batches or (2 if args.shape == "nus" else 20)
