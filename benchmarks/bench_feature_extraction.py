@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader
 
 from ovmlr.backbones import BackboneSpec, LoadedBackbone, load_backbone
 from ovmlr.backbones.images import ImageFileDataset
+from ovmlr.backbones.precision import describe_machine
 from ovmlr.datasets import EmbeddingCacheDataset
 from ovmlr.pipelines.feature_extraction.nodes import extract_image_embeddings, hash_images
 
@@ -176,6 +177,7 @@ def main() -> None:
         "--vit-b16-images", type=int, default=32, help="images for the ViT-B/16 size estimate"
     )
     args = parser.parse_args()
+    print(describe_machine())
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.threads:

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from ovmlr.backbones.precision import describe_machine
 from ovmlr.metrics import mean_average_precision, precision_recall_f1_at_k, zsl_gzsl_metrics
 
 
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--unseen", type=int, default=81)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    print(describe_machine())
     scores, labels = make_data(args.images, args.categories, args.seed)
     unseen = np.zeros(args.categories, dtype=bool)
     unseen[-args.unseen :] = True

@@ -34,6 +34,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ovmlr.backbones.images import ImageFileDataset
+from ovmlr.backbones.precision import describe_machine
 from ovmlr.datasets.embedding_cache import EmbeddingCacheDataset
 from ovmlr.pipelines.predict.nodes import (
     encode_prediction_images,
@@ -137,6 +138,7 @@ def main() -> None:
     parser.add_argument("--names", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=20)
     args = parser.parse_args()
+    print(describe_machine())
     torch.manual_seed(0)
     trained = load_trained(args.model)
     manifest = pd.read_parquet(args.manifest)

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ovmlr.backbones.precision import describe_machine
+
 SHAPES = {
     "art": {"config": "c2srt_art", "C": 256, "P": 64, "D": 256, "K": 4, "unseen": 28},
     "nus": {"config": "c2srt", "C": 925, "P": 196, "D": 512, "K": 16, "unseen": 81},
@@ -209,6 +211,7 @@ def main() -> None:
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    print(describe_machine())
     print(json.dumps(_ddp(args) if args.task == "ddp" else _ray(args), indent=1))
 
 

@@ -2,9 +2,11 @@
 
 Random features at three shapes: the default tagged-art data (248 seen categories, P=64, D=256, K=8), the
 Fashion-MNIST environment (C=7 seen, P=49, D=128, K=3) and NUS-WIDE
-(C=1006 categories of which 925 seen are trained, P=196, D=512, K=16), batch 64, for the dense and the PyG
-IST, in float32 and under bf16 autocast (``training.loop.precision``; the ratio is printed). Each
-configuration runs in its own subprocess so that its peak resident memory is its own.
+(C=1006 categories of which 925 seen are trained, P=196, D=512, K=16), batch 64, for the lean (default),
+dense and PyG IST, in float32 and under bf16 autocast (``training.loop.precision``). Each configuration runs
+in its own subprocess so that its peak resident memory is its own. Ratios are to the first configuration of
+the same shape (today's dense fp32 IST) measured in the same run, in wall time and in the process's CPU time
+(the figure to trust on a shared, loaded machine).
 
     .venv/bin/python benchmarks/bench_training.py                 # every configuration
     .venv/bin/python benchmarks/bench_training.py --shape nus --ist dense --batches 3 --precision bf16
@@ -22,6 +24,7 @@ import time
 import numpy as np
 import torch
 
+from ovmlr.backbones.precision import describe_machine
 from ovmlr.core.model_factory import build_model, resolve_model_config
 from ovmlr.models import ranking_loss
 from ovmlr.training.loop import precision_autocast
@@ -65,12 +68,13 @@ def measure(
         optimizer.step()
 
     step()  # warm-up
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(batches):
         step()
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {
         "images_per_s": batches * batch_size / elapsed,
+        "cpu_images_per_s": batches * batch_size / cpu,
         "s_per_batch": elapsed / batches,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
     }
@@ -79,13 +83,15 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", choices=sorted(SHAPES))
-    parser.add_argument("--ist", choices=["dense", "pyg"])
+    parser.add_argument("--ist", choices=["lean", "dense", "pyg"])
+    parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES), default=["art", "nus"])
     parser.add_argument("--batches", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--chunk-size", type=int, default=None, help="ist.chunk_size (dense only)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = parser.parse_args()
+    print(describe_machine())
     torch.set_num_threads(args.threads)
     if args.shape and args.ist:
         batches = args.batches or (2 if args.shape == "nus" else 20)
@@ -93,16 +99,19 @@ def main() -> None:
         print(json.dumps(result))
         return
     header = f"{'shape':6} {'IST':6} {'chunk':>6} {'precision':>9} {'images/s':>10} {'s/batch':>9}"
-    print(f"{header} {'peak RSS GB':>12} {'x fp32':>7}")
-    baseline: dict[tuple, float] = {}
-    for shape, ist, chunk, precision in [
+    print(f"{header} {'peak RSS GB':>12} {'x base':>7} {'x base CPU':>10}")
+    baseline: dict[str, dict] = {}
+    runs = [
         ("art", "dense", None, "fp32"),
-        ("art", "dense", None, "bf16"),
+        ("art", "lean", None, "fp32"),
+        ("art", "lean", None, "bf16"),
         ("art", "pyg", None, "fp32"),
         ("nus", "dense", 128, "fp32"),
-        ("nus", "dense", 128, "bf16"),
+        ("nus", "lean", None, "fp32"),
+        ("nus", "lean", None, "bf16"),
         ("nus", "pyg", None, "fp32"),
-    ]:
+    ]
+    for shape, ist, chunk, precision in [run for run in runs if run[0] in args.shapes]:
         command = [
             sys.executable,
             __file__,
@@ -127,10 +136,13 @@ def main() -> None:
             .splitlines()[-1]
         )
         r = json.loads(out)
-        base = baseline.setdefault((shape, ist, chunk), r["images_per_s"])
+        base = baseline.setdefault(shape, r)
         print(
             f"{shape:6} {ist:6} {chunk or '-':>6} {precision:>9} {r['images_per_s']:10.1f} "
-            f"{r['s_per_batch']:9.3f} {r['peak_rss_gb']:12.2f} {r['images_per_s'] / base:7.2f}"
+            f"{r['s_per_batch']:9.3f} {r['peak_rss_gb']:12.2f} "
+            f"{r['images_per_s'] / base['images_per_s']:7.2f} "
+            f"{r['cpu_images_per_s'] / base['cpu_images_per_s']:10.2f}",
+            flush=True,
         )
 
 

@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader
 
 from ovmlr.backbones import BackboneSpec, load_backbone
 from ovmlr.backbones.images import ImageFileDataset
+from ovmlr.backbones.precision import machine_summary
 from ovmlr.core.model_factory import build_model, resolve_model_config
 from ovmlr.core.scoring import predict_scores
 from ovmlr.core.vocabulary import Vocabulary
@@ -192,6 +193,7 @@ def main() -> None:
         if args.device.type == "cuda"
         else platform.processor(),
         "torch": torch.__version__,
+        "machine": machine_summary(),
         "settings": {k: str(v) for k, v in vars(args).items()},
     }
     spec = BackboneSpec(model_name, allow_random_weights=True)

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from ovmlr.backbones.precision import describe_machine
 from ovmlr.trained import ServingLimits, TrainedC2SRT, load_trained, save_trained
 from ovmlr.trained.local_server import LocalServer, post_json
 from ovmlr.trained.pyfunc import (
@@ -332,6 +333,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args()
+    print(describe_machine())
     print(f"CPU: {cpu_model()}; {time.strftime('%Y-%m-%d')}")
     with tempfile.TemporaryDirectory(prefix="ovmlr-load-") as tmp:
         work = Path(tmp)

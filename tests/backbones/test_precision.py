@@ -10,7 +10,13 @@ import torch
 from ovmlr.backbones import BackboneSpec, load_backbone
 from ovmlr.backbones import precision as precision_module
 from ovmlr.backbones.features import encode_image_tokens
-from ovmlr.backbones.precision import cpu_bf16_flags, precision_dtype, resolve_precision
+from ovmlr.backbones.precision import (
+    cpu_bf16_flags,
+    describe_machine,
+    precision_agreement,
+    precision_dtype,
+    resolve_precision,
+)
 from ovmlr.backbones.spec import compute_backbone_id
 
 
@@ -71,3 +77,37 @@ def test_auto_autocast_stays_fp32_on_a_cpu(monkeypatch) -> None:
     monkeypatch.setattr(precision_module, "cpu_bf16_flags", lambda: ("amx_bf16",))
     assert resolve_precision("auto", "cpu", autocast=True) == "fp32"
     assert resolve_precision("bf16", "cpu", autocast=True) == "bf16"  # asked for explicitly
+
+
+def test_precision_agreement_measures_cosines_and_top_k_overlap() -> None:
+    g = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    p = g.unsqueeze(1).repeat(1, 2, 1)
+    text = torch.eye(3)
+    same = precision_agreement((g, p), (g, p), text, k=2)
+    assert same["global_cosine_min"] == pytest.approx(1.0) and same["top2_agreement"] == 1.0
+    swapped = precision_agreement((g, p), (g.flip(0), p), text, k=1)
+    assert swapped["top1_agreement"] == 0.0 and swapped["global_cosine_mean"] == pytest.approx(0.0)
+
+
+@pytest.mark.skipif(not cpu_bf16_flags(), reason="guard of native bf16: this CPU emulates it")
+def test_bf16_features_meet_the_accuracy_guard(trained) -> None:
+    """The tiny model's tower in bf16 against fp32 on the same images: the goals of issue #24."""
+    fp32 = load_backbone(dataclasses.replace(trained.backbone_spec, precision="fp32"))
+    bf16 = load_backbone(dataclasses.replace(trained.backbone_spec, precision="bf16"))
+    images = torch.rand(16, 3, *fp32.model.visual.image_size, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        reference = encode_image_tokens(fp32.model.visual, images)
+        reduced = encode_image_tokens(bf16.model.visual, images)
+    guard = precision_agreement(reference, reduced, torch.from_numpy(trained.vocabulary.text), k=5)
+    assert guard["global_cosine_min"] >= 0.999 and guard["patch_cosine_mean"] >= 0.999, guard
+    assert guard["top5_agreement"] >= 0.99, guard
+
+
+def test_describe_machine_names_the_cpu_cores_and_bf16_flags(tmp_path) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("model name\t: Test CPU 9000\nflags\t\t: fpu avx512f amx_bf16 amx_tile\n")
+    line = describe_machine(str(info))
+    assert "Test CPU 9000" in line and "amx_bf16" in line and "cores" in line
+    old = tmp_path / "cpuinfo_old"  # (answers are cached per file)
+    old.write_text("model name\t: Old CPU\nflags\t\t: fpu sse2\n")
+    assert "none (bf16 is emulated)" in describe_machine(str(old))

@@ -29,7 +29,7 @@ def _inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 @pytest.mark.parametrize("use_isr", [True, False])
 @pytest.mark.parametrize("use_ist", [True, False])
-@pytest.mark.parametrize("implementation", ["dense", "pyg"])
+@pytest.mark.parametrize("implementation", ["lean", "dense", "pyg"])
 def test_forward_shapes_for_every_ablation(use_isr: bool, use_ist: bool, implementation: str) -> None:
     torch.manual_seed(0)
     model = C2SRT(_config(use_isr=use_isr, use_ist=use_ist, **{"ist.implementation": implementation}), 100.0)

@@ -14,6 +14,8 @@ from open_clip.timm_model import TimmModel
 from open_clip.transformer import VisionTransformer
 from torch import nn
 
+from .text_cache import TextFeatureCache
+
 
 def encode_image_tokens(visual: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Global feature and projected patch tokens of an image tower (Eq. 1).
@@ -130,17 +132,23 @@ def encode_prompts(
     batch_size: int,
     device: torch.device,
 ) -> torch.Tensor:
-    """L2-normalised text features of ``prompts`` (Eq. 3), ``[N, D]`` on the CPU, float32.
+    """L2-normalised text features of ``prompts`` (Eq. 3), ``[N, D]`` on the CPU, float32, in their order.
 
-    With a Hugging Face text tower, each batch is cut to its longest prompt (:func:`trim_padding`).
+    With a Hugging Face text tower, the prompts are batched by length (longest first) and each batch is cut
+    to its longest prompt (:func:`trim_padding`), so a batch pads little.
     """
     trim = isinstance(getattr(model, "text", None), HFTextEncoder)
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i])) if trim else range(len(prompts))
+    ordered = [prompts[i] for i in order]
     chunks = []
-    for start in range(0, len(prompts), batch_size):
-        tokens = tokenizer(list(prompts[start : start + batch_size]))
+    for start in range(0, len(ordered), batch_size):
+        tokens = tokenizer(ordered[start : start + batch_size])
         tokens = (trim_padding(tokens, model.text.config.pad_token_id) if trim else tokens).to(device)
         chunks.append(model.encode_text(tokens, normalize=True).float().cpu())
-    return torch.cat(chunks) if chunks else torch.empty(0, 0)
+    if not chunks:
+        return torch.empty(0, 0)
+    features = torch.cat(chunks)
+    return features[torch.argsort(torch.as_tensor(list(order)))]
 
 
 def ensemble_text_features(per_template: torch.Tensor) -> torch.Tensor:
@@ -166,13 +174,22 @@ def category_text_features(
     templates: Sequence[str],
     batch_size: int,
     device: torch.device,
+    cache: TextFeatureCache | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-template and ensembled text features of every category name.
+
+    Args:
+        cache: Per-prompt features kept on disk (:class:`~ovmlr.backbones.text_cache.TextFeatureCache` of
+            this model's text tower): only the prompts it lacks go through the tower.
 
     Returns:
         ``(per_template [T, C, D], ensemble [C, D])``, L2-normalised, float32 on the CPU.
     """
     prompts = fill_templates(templates, names)
-    flat = encode_prompts(model, tokenizer, prompts, batch_size, device)  # [T * C, D]
+
+    def encode(texts: list[str]) -> torch.Tensor:
+        return encode_prompts(model, tokenizer, texts, batch_size, device)
+
+    flat = encode(prompts) if cache is None else cache.features(templates, names, encode)  # [T * C, D]
     per_template = flat.reshape(len(templates), len(names), -1)
     return per_template, ensemble_text_features(per_template)

@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,17 @@ def machine_summary(cpuinfo: str = "/proc/cpuinfo") -> dict[str, object]:
     }
 
 
+def describe_machine(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """One line for a benchmark's header: CPU model, logical cores, native bf16 / AMX flags, torch version.
+
+    Figures from different machines are not comparable (see :func:`machine_summary`); every script in
+    ``benchmarks/`` prints this line first.
+    """
+    info = machine_summary(cpuinfo)
+    flags = ", ".join(info["bf16_flags"]) or "none (bf16 is emulated)"
+    return f"machine: {info['cpu']}, {info['cores']} cores, native bf16: {flags}, torch {info['torch']}"
+
+
 def resolve_precision(
     requested: str, device: torch.device | str, where: str = "precision", autocast: bool = False
 ) -> str:
@@ -107,6 +119,46 @@ def resolve_precision(
     if requested == "bf16" and device.type == "cpu" and not cpu_bf16_flags():
         logger.warning("%s: bf16 on a CPU without native bf16 instructions is emulated (slow)", where)
     return requested
+
+
+def precision_agreement(
+    reference: tuple[torch.Tensor, torch.Tensor],
+    reduced: tuple[torch.Tensor, torch.Tensor],
+    text: torch.Tensor,
+    k: int = 5,
+) -> dict[str, float]:
+    """The accuracy guard of a reduced precision: how close its features and zero-shot rankings are to fp32.
+
+    Goals (issue #24): feature cosine ≥ 0.999 and top-k agreement ≥ 99 %.
+
+    Args:
+        reference: fp32 ``(global [B, D], patches [B, P, D])`` of some images.
+        reduced: The same images' features in the reduced precision.
+        text: Category text features (any norm), for the zero-shot rankings.
+        k: The ranking depth compared.
+
+    Returns:
+        ``global_cosine_mean/min``, ``patch_cosine_mean/min``, ``top{k}_agreement`` (mean over images of the
+        share of the fp32 top-k categories also in the reduced top-k) and ``top1_agreement``.
+
+    Shapes:
+        text: [C, D]
+    """
+    (g32, p32), (g16, p16) = (tuple(t.float() for t in pair) for pair in (reference, reduced))
+    cos_g = F.cosine_similarity(g16, g32, dim=-1)
+    cos_p = F.cosine_similarity(p16, p32, dim=-1)
+    text = F.normalize(text.float(), dim=-1)
+    k = min(k, text.shape[0])
+    top32, top16 = ((F.normalize(g, dim=-1) @ text.T).topk(k, dim=1).indices for g in (g32, g16))
+    shared = (top32.unsqueeze(2) == top16.unsqueeze(1)).any(dim=2).float().mean(dim=1)  # [B]
+    return {
+        "global_cosine_mean": float(cos_g.mean()),
+        "global_cosine_min": float(cos_g.min()),
+        "patch_cosine_mean": float(cos_p.mean()),
+        "patch_cosine_min": float(cos_p.min()),
+        f"top{k}_agreement": float(shared.mean()),
+        "top1_agreement": float((top32[:, 0] == top16[:, 0]).float().mean()),
+    }
 
 
 def precision_dtype(precision: str) -> torch.dtype:

@@ -157,10 +157,12 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         model_uri: Load this model instead (``models:/<name>/<version>``, ``runs:/…``, a local folder);
             ``None``: ``models:/<model_name>@<load_alias>``.
         flavour: ``c2srt`` (:class:`TrainedC2SRT`, images in) or ``cscf`` (:class:`TrainedCSCF`, features in).
+        text_cache_dir: A C²SRT model keeps new names' text features there (``TrainedC2SRT.use_text_cache``:
+            each name encoded once across runs); ``None``: no cache.
         metadata: Kedro-Viz and plugin metadata, ignored here.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - a Kedro dataset: one keyword per catalog entry key
         self,
         model_name: str,
         load_alias: str = "champion",
@@ -169,6 +171,7 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         artifact_name: str = "model",
         model_uri: str | None = None,
         flavour: str = "c2srt",
+        text_cache_dir: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         if flavour not in FLAVOURS:
@@ -183,6 +186,7 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         self._candidate_alias = candidate_alias
         self._champion_alias = champion_alias
         self._artifact_name = artifact_name
+        self._text_cache_dir = text_cache_dir
         self.metadata = metadata
         self.last_version: str | None = None
 
@@ -208,6 +212,8 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
                 "before this format?): retrain it with its pipeline"
             )
         trained.info["model_uri"] = uri
+        if self._text_cache_dir is not None and isinstance(trained, TrainedC2SRT):
+            trained.use_text_cache(self._text_cache_dir)
         self._loaded = (uri, trained)
         return trained
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ovmlr.models.baselines import mkt_style_scores, zero_shot_scores
 from ovmlr.models.config import C2SRTConfig
 from ovmlr.models.isr import ISR
-from ovmlr.models.ist import IST
+from ovmlr.models.ist import IST, MixedFeatures
 from ovmlr.models.prediction import ScoreScale, category_cosine, zero_shot_ensemble
 
 logger = logging.getLogger(__name__)
@@ -147,18 +147,35 @@ class C2SRT(nn.Module):
         Shapes:
             global_feats: [B, D], patch_feats: [B, P, D] or None (ISR off), text: [C, D] → f_img [B, C, D]
         """
+        return self.mixed_image_features(global_feats, patch_feats, text)[0]
+
+    def mixed_image_features(
+        self, global_feats: Tensor, patch_feats: Tensor | None, text: Tensor
+    ) -> tuple[dict[str, Tensor], MixedFeatures | None]:
+        r""":meth:`image_features`, and with ISR on the same :math:`f_{img}` as a per-image mixture
+        (:class:`~ovmlr.models.ist.MixedFeatures`): :math:`f_{img}^{(c)} = \sum_p \frac{w_{cp}}{2 \Vert
+        f_L^{(c)} \Vert} F_p + f_G / 2`, with ISR's pooling weights w, for IST to use per image.
+
+        Shapes:
+            as :meth:`image_features`; mixture: patches [B, P, D], weights [B, C, P], shared [B, D]
+        """
         f_global = F.normalize(global_feats, dim=-1).unsqueeze(1)  # [B, 1, D]
         no_local = self.config.isr.selection == "alpha" and self.config.isr.alpha == 0.0
         if self.isr is None or no_local:  # α = 0: no local feature (Fig. 5)
-            return {"f_img": f_global.expand(-1, text.shape[0], -1)}
+            return {"f_img": f_global.expand(-1, text.shape[0], -1)}, None
         if patch_feats is None or patch_feats.dim() != 3 or patch_feats.shape[0] != global_feats.shape[0]:
             shape = None if patch_feats is None else tuple(patch_feats.shape)
             raise ValueError(
                 f"patch_feats must be [B={global_feats.shape[0]}, P, D] (ISR is on), got {shape}"
             )
-        f_local, mask = self.isr(F.normalize(patch_feats, dim=-1), text)
-        f_local = F.normalize(f_local, dim=-1)  # [B, C, D]
-        return {"f_img": (f_local + f_global) / 2, "f_local": f_local, "isr_mask": mask}
+        patches = F.normalize(patch_feats, dim=-1)
+        weights, mask = self.isr.weights(patches, text)  # [B, C, P]
+        weights = weights.to(patches.dtype)
+        pooled = torch.bmm(weights, patches)  # [B, C, D], Eq. (5)
+        norm = pooled.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # as F.normalize
+        f_local = pooled / norm
+        mixed = MixedFeatures(patches, weights / (2 * norm), f_global.squeeze(1) / 2)
+        return {"f_img": (f_local + f_global) / 2, "f_local": f_local, "isr_mask": mask}, mixed
 
     def forward(
         self,
@@ -187,8 +204,9 @@ class C2SRT(nn.Module):
         if self.config.head == "mkt":
             out = {"cosine": self.mkt_scores(global_feats, patch_feats, text)}
         else:
-            out = self.image_features(global_feats, patch_feats, text)
-            out["node_feats"] = out["f_img"] if self.ist is None else self.ist(out["f_img"], text, neighbours)
+            out, mixed = self.mixed_image_features(global_feats, patch_feats, text)
+            ist_input = out["f_img"] if mixed is None else mixed
+            out["node_feats"] = out["f_img"] if self.ist is None else self.ist(ist_input, text, neighbours)
             out["cosine"] = category_cosine(out["node_feats"], text)
         if zero_shot_global is not None and zero_shot_global.shape != global_feats.shape:
             raise ValueError(
@@ -232,8 +250,8 @@ class C2SRT(nn.Module):
         check_vocabulary(text_feats, neighbours, self.config.embed_dim, need_graph=True)
         global_feats, patch_feats, text_feats = self.aligned(global_feats, patch_feats, text_feats)
         text = F.normalize(text_feats, dim=-1)
-        f_img = self.image_features(global_feats, patch_feats, text)["f_img"]
-        return self.ist(f_img, text, neighbours, return_attention=True)[1]
+        out, mixed = self.mixed_image_features(global_feats, patch_feats, text)
+        return self.ist(out["f_img"] if mixed is None else mixed, text, neighbours, return_attention=True)[1]
 
     def extra_repr(self) -> str:
         c = self.config

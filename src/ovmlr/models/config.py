@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any, get_args, get_type_hints
 
 ISR_POOLINGS = ("mean", "weighted")
-IST_IMPLEMENTATIONS = ("dense", "pyg")
+IST_IMPLEMENTATIONS = ("lean", "dense", "pyg")
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class ISRConfig:
 class ISTConfig:
     """Inter-category semantic transfer (Sec. 3.4, Supplement B.1): FFN_in then multi-head GATv2 layers."""
 
-    implementation: str = "dense"  # "dense" fixed-degree gather (fast) or "pyg" GATv2Conv (reference)
+    implementation: str = "lean"  # "lean" (fastest, per-image work once), "dense" gather or "pyg" GATv2Conv
     layers: int = 2  # l: stacked GATv2 layers (paper: 2)
     heads: int = 8  # H: attention heads per layer, concatenated (Eq. 23; the paper does not give H)
     hidden_dim: int = 512  # width of FFN_in and of the hidden GATv2 layers (last layer outputs embed_dim)

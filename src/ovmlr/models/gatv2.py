@@ -103,6 +103,86 @@ def gatv2_attend(
     return torch.einsum("bckh,bckhf->bchf", dropped, x_j), alpha
 
 
+# Elements of one chunk's [B, c, K, H, F] block in :class:`LeanGATv2Attention` (4 MB in float32: the block
+# and its few temporaries stay in the cores' caches instead of streaming through memory).
+LEAN_CHUNK_ELEMENTS = 1 << 20
+
+
+def _lean_chunks(x_l: Tensor, neighbours: Tensor) -> list[tuple[int, Tensor]]:
+    """``(first target, neighbours of the chunk's targets)`` per chunk, sized so that one chunk's
+    [B, c, K, H, F] block holds about :data:`LEAN_CHUNK_ELEMENTS` elements."""
+    per_target = max(x_l.shape[0] * neighbours.shape[1] * x_l.shape[2] * x_l.shape[3], 1)
+    step = max(1, LEAN_CHUNK_ELEMENTS // per_target)
+    return [(i, neighbours[i : i + step]) for i in range(0, neighbours.shape[0], step)]
+
+
+class LeanGATv2Attention(torch.autograd.Function):
+    r""":func:`gatv2_attend` without attention dropout, memory-lean: same numbers, hand-written backward.
+
+    The forward runs over chunks of targets and keeps only x_l, x_r and α (no [B, C, K, H, F] block); the
+    backward rebuilds each chunk's block and applies, with :math:`z = W_r h_i + W_l h_j`,
+    :math:`s = \mathrm{LeakyReLU}(z)`, :math:`g = \partial L / \partial h'_i`:
+
+    .. math::
+        \partial \alpha_{ij} = g \cdot x_{l,j}, \quad
+        \partial e_{ij} = \alpha_{ij} \big(\partial \alpha_{ij} - \textstyle\sum_k \alpha_{ik}
+        \partial \alpha_{ik}\big), \quad
+        \partial z_{ij} = \partial e_{ij} \, \mathbf{a} \odot \mathrm{LeakyReLU}'(z_{ij})
+
+    .. math::
+        \partial x_{r,i} = \textstyle\sum_j \partial z_{ij}, \quad
+        \partial x_{l,j} \mathrel{+}= \alpha_{ij} g + \partial z_{ij}, \quad
+        \partial \mathbf{a} = \textstyle\sum_{ij} \partial e_{ij} \, s_{ij}
+
+    Shapes:
+        x_l: [B, C, H, F], x_r: [B, C, H, F], neighbours: [C, K], att: [1, H, F]
+        → out [B, C, H, F], α [B, C, K, H] (not differentiable)
+    """
+
+    @staticmethod
+    def forward(ctx, x_l, x_r, neighbours, att, negative_slope):  # noqa: ANN001, ANN205 - autograd API
+        # Head-major layout [B, H, C, F]: a chunk's gathered block [B, H, c, K, F] is contiguous, and the
+        # score and the weighted sum reduce over its contiguous last dimensions.
+        xl, xr = x_l.transpose(1, 2).contiguous(), x_r.transpose(1, 2).contiguous()  # [B, H, C, F]
+        att_row = att.view(1, -1, 1, 1, att.shape[-1])  # [1, H, 1, 1, F]
+        out, alpha = torch.empty_like(xr), xr.new_empty(*xr.shape[:3], neighbours.shape[1])  # alpha [B,H,C,K]
+        for i, nbr in _lean_chunks(x_l, neighbours):
+            stop = i + nbr.shape[0]
+            x_j = xl.index_select(2, nbr.reshape(-1)).unflatten(2, nbr.shape)  # [B, H, c, K, F]
+            z = F.leaky_relu(x_j + xr[:, :, i:stop].unsqueeze(3), negative_slope)
+            a = torch.softmax(z.mul_(att_row).sum(dim=-1), dim=-1)  # [B, H, c, K]
+            alpha[:, :, i:stop] = a
+            out[:, :, i:stop] = (x_j * a.unsqueeze(-1)).sum(dim=3)  # [B, H, c, F]
+        ctx.save_for_backward(xl, xr, neighbours, att, alpha)
+        ctx.negative_slope = negative_slope
+        alpha = alpha.permute(0, 2, 3, 1)  # [B, C, K, H]
+        ctx.mark_non_differentiable(alpha)
+        return out.transpose(1, 2), alpha
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_alpha):  # noqa: ANN001, ANN205 - autograd API
+        xl, xr, neighbours, att, alpha = ctx.saved_tensors  # head-major, see forward
+        slope, att_row = ctx.negative_slope, att.view(1, -1, 1, 1, att.shape[-1])  # [1, H, 1, 1, F]
+        grad = grad_out.transpose(1, 2)  # [B, H, C, F]
+        grad_l, grad_r = torch.zeros_like(xl), torch.empty_like(xr)
+        grad_att = xl.new_zeros(1, att.shape[1], 1, att.shape[-1])  # [1, H, 1, F]
+        for i, nbr in _lean_chunks(xl.transpose(1, 2), neighbours):
+            stop = i + nbr.shape[0]
+            x_j = xl.index_select(2, nbr.reshape(-1)).unflatten(2, nbr.shape)  # [B, H, c, K, F]
+            z = x_j + xr[:, :, i:stop].unsqueeze(3)
+            a, g = alpha[:, :, i:stop], grad[:, :, i:stop]  # [B, H, c, K], [B, H, c, F]
+            d_alpha = (x_j * g.unsqueeze(3)).sum(dim=-1)  # [B, H, c, K]
+            d_e = a * (d_alpha - (a * d_alpha).sum(dim=-1, keepdim=True))
+            s = F.leaky_relu(z, slope)
+            grad_att += (s.mul_(d_e.unsqueeze(-1))).sum(dim=(0, 2, 3)).view_as(grad_att)  # Σ ∂e·s
+            d_z = (z > 0).to(z.dtype).mul_(1 - slope).add_(slope).mul_(att_row).mul_(d_e.unsqueeze(-1))
+            grad_r[:, :, i:stop] = d_z.sum(dim=3)
+            d_z += a.unsqueeze(-1) * g.unsqueeze(3)  # + α·g, the message's own gradient
+            grad_l.index_add_(2, nbr.reshape(-1), d_z.flatten(2, 3))
+        grad_att = grad_att.reshape(att.shape)
+        return grad_l.transpose(1, 2), grad_r.transpose(1, 2), None, grad_att, None
+
+
 @functools.cache
 def compiled_gatv2_attend() -> Callable[..., tuple[Tensor, Tensor]]:
     """:func:`gatv2_attend` through ``torch.compile`` (built once per process; shapes are dynamic)."""
@@ -224,6 +304,41 @@ class DenseGATv2Conv(nn.Module):
             out, alpha = self._attend_checkpointed(x_l, x_r, neighbours)
         out = out.reshape(B, C, H * F_out) + self.res(x) + self.bias
         return (out, alpha) if return_attention else out
+
+    def projections(self, x: Tensor, before: nn.Linear | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        r"""``lin_l``, ``lin_r`` and ``res`` of ``x`` in one matmul: :math:`(x_l, x_r, \mathbf{W}_{res} x)`.
+
+        With ``before``, a linear map applied to ``x`` first (IST's ``FFN_in.fc2``), the two are composed:
+        :math:`W (A x + a) = (W A) x + W a` costs 3·H·F·F_a·F_in once instead of N·F_a·F_in for the N = B·C
+        rows. Always, whatever N, so that an image's scores do not depend on the batch it came in.
+
+        Shapes:
+            x: [B, C, F_in] (or [B, C, F_a] with ``before``: F_a → F_in) → 3 × [B, C, H·F]
+        """
+        weight = torch.cat([self.lin_l.weight, self.lin_r.weight, self.res.weight])  # [3·H·F, F_in]
+        bias = torch.cat([self.lin_l.bias, self.lin_r.bias, torch.zeros_like(self.bias)])
+        if before is not None:
+            weight, bias = weight @ before.weight, torch.addmv(bias, weight, before.bias)
+        return F.linear(x, weight, bias).chunk(3, dim=-1)
+
+    def forward_lean(
+        self, x: Tensor, neighbours: Tensor, before: nn.Linear | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """:meth:`forward`'s numbers (with α) through :meth:`projections` and :class:`LeanGATv2Attention`
+        (the dense formula when attention dropout is active, which the lean attention does not do).
+
+        Shapes:
+            x: [B, C, F_in] (``before``: see :meth:`projections`), neighbours: [C, K]
+            → h' [B, C, H·F], α [B, C, K, H]
+        """
+        B, C = x.shape[:2]
+        x_l, x_r, res = self.projections(x, before)
+        x_l, x_r = x_l.view(B, C, self.heads, -1), x_r.view(B, C, self.heads, -1)
+        if self.training and self.dropout > 0:
+            out, alpha = self.attend(x_l, x_r, neighbours)
+        else:
+            out, alpha = LeanGATv2Attention.apply(x_l, x_r, neighbours, self.att, self.negative_slope)
+        return out.reshape(B, C, -1) + res + self.bias, alpha
 
     def extra_repr(self) -> str:
         slope = self.negative_slope

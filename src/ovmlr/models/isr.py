@@ -138,10 +138,20 @@ class ISR(nn.Module):
         self.config = config
 
     def forward(self, patch_feats: Tensor, text_feats: Tensor) -> tuple[Tensor, Tensor]:
-        """Local features and selection mask, chunked over categories if ``config.chunk_size`` is set."""
+        """Local features [B, C, D] and selection mask [B, C, P] (:meth:`weights` pooled, Eq. 5)."""
+        weights, mask = self.weights(patch_feats, text_feats)
+        return torch.einsum("bcp,bpd->bcd", weights.to(patch_feats.dtype), patch_feats), mask
+
+    def weights(self, patch_feats: Tensor, text_feats: Tensor) -> tuple[Tensor, Tensor]:
+        """Pooling weights (:func:`pooling_weights`) and selection mask, chunked over categories if
+        ``config.chunk_size`` is set.
+
+        Shapes:
+            patch_feats: [B, P, D], text_feats: [C, D] → weights [B, C, P], mask [B, C, P]
+        """
         n_categories = text_feats.shape[0]
         step = self.config.chunk_size or max(n_categories, 1)
-        locals_, masks = [], []
+        weights, masks = [], []
         for start in range(0, n_categories, step):
             chunk = text_feats[start : start + step]
             scores = patch_scores(patch_feats, chunk, self.config.temperature)
@@ -149,9 +159,9 @@ class ISR(nn.Module):
                 mask = select_top_k(scores, self.config.max_patches)
             else:
                 mask = select_patches(scores, self.config.alpha, self.config.max_patches)
-            locals_.append(pool_patches(patch_feats, mask, scores, self.config.pooling))
+            weights.append(pooling_weights(mask, scores, self.config.pooling))
             masks.append(mask)
-        return torch.cat(locals_, dim=1), torch.cat(masks, dim=1)
+        return torch.cat(weights, dim=1), torch.cat(masks, dim=1)
 
     def extra_repr(self) -> str:
         c = self.config

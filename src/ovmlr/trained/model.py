@@ -20,6 +20,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from ovmlr.backbones.features import category_text_features, encode_image_tokens
 from ovmlr.backbones.loading import LoadedBackbone, load_backbone
 from ovmlr.backbones.spec import BackboneSpec
 from ovmlr.backbones.student import StudentImageEncoder, split_images, student_features
+from ovmlr.backbones.text_cache import TextFeatureCache
 from ovmlr.core.device import resolve_device
 from ovmlr.core.features import FeatureSplit
 from ovmlr.core.model_factory import build_model
@@ -93,6 +95,7 @@ class TrainedC2SRT:
     _head: torch.nn.Module | None = field(default=None, init=False, repr=False, compare=False)
     _backbone: LoadedBackbone | None = field(default=None, init=False, repr=False, compare=False)
     _encoder: torch.nn.Module | None = field(default=None, init=False, repr=False, compare=False)
+    _text_cache: TextFeatureCache | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.neighbour_policy not in POLICIES:
@@ -236,11 +239,25 @@ class TrainedC2SRT:
         g, p = student_features(self.image_encoder(), images, batch_size, 0, self.backbone().device)
         return FeatureSplit(split.image_ids, g, p, split.labels, frozen_global=split.global_feats)
 
+    def use_text_cache(self, folder: str | Path | None) -> None:
+        """Keep new names' per-prompt text features in ``folder`` (:mod:`ovmlr.backbones.text_cache`), shared
+        by every run and server that uses the same backbone; ``None``: no cache."""
+        spec = self.backbone_spec
+        tower_id = spec.backbone_id or spec.with_id().backbone_id
+        self._text_cache = None if folder is None else TextFeatureCache(folder, tower_id)
+
     def text_features(self, names: Sequence[str]) -> np.ndarray:
-        """L2-normalised prompt-ensemble text features [N, D] of ``names`` (the model's own templates)."""
+        """L2-normalised prompt-ensemble text features [N, D] of ``names`` (the model's own templates; through
+        the text cache when :meth:`use_text_cache` set one)."""
         loaded = self.backbone()
         _, ensemble = category_text_features(
-            loaded.model, loaded.tokenizer, list(names), list(self.templates), 256, loaded.device
+            loaded.model,
+            loaded.tokenizer,
+            list(names),
+            list(self.templates),
+            256,
+            loaded.device,
+            cache=self._text_cache,
         )
         return ensemble.numpy().astype(np.float32)
 

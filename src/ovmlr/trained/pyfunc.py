@@ -19,6 +19,7 @@ artifact: nothing is pickled. Serve it with
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -33,6 +34,8 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 from PIL import Image
+
+from ovmlr.backbones.text_cache import ENV_VAR as TEXT_CACHE_ENV
 
 from .images import image_from_bytes, open_image
 from .labels import LabelSet, LabelSetCache, check_labels
@@ -176,6 +179,7 @@ class TrainedC2SRTPyfunc(mlflow.pyfunc.PythonModel):
         from .artifact import load_trained
 
         self.trained = load_trained(context.artifacts[ARTIFACT_KEY])
+        self.trained.use_text_cache(os.environ.get(TEXT_CACHE_ENV) or None)  # new names encoded once
         self.trained.head(), self.trained.image_encoder()  # built once, before concurrent requests
 
     def label_set(self, labels: list[str] | None) -> LabelSet:
