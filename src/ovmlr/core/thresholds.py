@@ -156,6 +156,22 @@ class Thresholds:
         return replace(self, labels={**self.labels, **kept})
 
 
+def check_threshold(value: Any, where: str) -> float | None:
+    """A caller's threshold override: ``None`` (the calibrated thresholds) or one finite number.
+
+    Raises:
+        ValueError: Naming ``where`` and the value when it is not a finite number.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not math.isfinite(value):
+        raise ValueError(
+            f"{where} must be a finite number (one decision threshold for every label; leave it out for the "
+            f"model's calibrated thresholds), got {value!r}"
+        )
+    return float(value)
+
+
 def tags_of(names: Sequence[str], scores: np.ndarray, thresholds: np.ndarray) -> list[list[str]]:
     """Per image, the names whose score is at or above their threshold, best score first.
 
