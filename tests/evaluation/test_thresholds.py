@@ -43,6 +43,13 @@ def test_the_hand_worked_f1_curve() -> None:
     np.testing.assert_allclose(curve["precision"], [1, 1, 2 / 3, 3 / 4, 3 / 5, 2 / 3, 4 / 7, 1 / 2, 4 / 9])
 
 
+def test_unknown_labels_are_left_out() -> None:
+    labels = np.r_[LABELS, -1, -1]
+    scores = np.r_[SCORES, 0.95, 0.05]  # an unknown pair above every score changes nothing
+    assert fit_threshold(scores, labels, ThresholdRule()) == fit_threshold(SCORES, LABELS, ThresholdRule())
+    assert sum(r["count"] for r in reliability_bins(scores, labels, 3)) == len(SCORES)
+
+
 def test_ties_are_one_candidate_and_the_highest_best_threshold_wins() -> None:
     scores = np.array([0.5, 0.5, 0.2, 0.2])
     labels = np.array([1, 0, 1, 0])

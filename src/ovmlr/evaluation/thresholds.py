@@ -11,7 +11,8 @@ and labels ``y`` over N images, every distinct score is a candidate threshold ``
 
 ``f1`` takes the ``t`` of the largest :math:`F_1` (the highest such ``t`` on ties); ``precision`` takes the
 lowest ``t`` whose precision reaches the target (the most recall at that precision). A label with no
-positive has no threshold (``None``): the caller decides what it gets, and says so.
+positive has no threshold (``None``): the caller decides what it gets, and says so. Labels are ``1`` / ``0``
+/ ``-1``; an unknown pair (``-1``) is left out, as the metrics leave it out.
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ import numpy as np
 from ovmlr.core.thresholds import LabelThreshold, ThresholdRule
 
 
+def _known(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flattened scores and boolean labels of the known pairs (label ``-1`` left out)."""
+    scores, labels = np.asarray(scores, dtype=np.float64).ravel(), np.asarray(labels).ravel()
+    if scores.shape != labels.shape:
+        raise ValueError(f"{scores.size} scores for {labels.size} labels")
+    known = labels >= 0
+    return scores[known], labels[known] == 1
+
+
 def threshold_curve(scores: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     """Candidate thresholds (distinct scores, highest first) with TP, FP, precision, recall and F1 at each.
 
@@ -32,9 +42,7 @@ def threshold_curve(scores: np.ndarray, labels: np.ndarray) -> dict[str, np.ndar
     Raises:
         ValueError: Non-finite scores, or scores and labels of different lengths.
     """
-    scores, labels = np.asarray(scores, dtype=np.float64).ravel(), np.asarray(labels).ravel() > 0
-    if scores.shape != labels.shape:
-        raise ValueError(f"{scores.size} scores for {labels.size} labels")
+    scores, labels = _known(scores, labels)
     if not np.isfinite(scores).all():
         raise ValueError(f"{int((~np.isfinite(scores)).sum())} scores are not finite: no threshold fits them")
     order = np.argsort(-scores, kind="stable")
@@ -66,7 +74,7 @@ def fit_threshold(
         scores, labels: [N] (or any shape, flattened together)
     """
     curve = threshold_curve(scores, labels)
-    positives = int(np.asarray(labels).astype(bool).sum())
+    positives = int((np.asarray(labels) == 1).sum())
     if positives == 0:
         return LabelThreshold(None, math.nan, math.nan, math.nan, 0, source, "no positive in the data")
     note = ""
@@ -107,7 +115,7 @@ def reliability_bins(scores: np.ndarray, labels: np.ndarray, bins: int) -> list[
     Shapes:
         scores, labels: any shape, flattened together -> up to ``bins`` rows
     """
-    s, y = np.asarray(scores, dtype=np.float64).ravel(), np.asarray(labels).ravel() > 0
+    s, y = _known(scores, labels)
     if s.size == 0:
         return []
     edges = np.linspace(s.min(), s.max(), bins + 1) if s.max() > s.min() else np.array([s.min(), s.max()])

@@ -135,6 +135,26 @@ class TrainedC2SRT:
         return self.vocabulary.subset("seen")
 
     @property
+    def dataset_vocabulary(self) -> Vocabulary:
+        """The vocabulary of the dataset it was trained and tested on: :attr:`vocabulary` less the labels kept
+        from the model it was fine-tuned from (``info['lineage']['kept_labels']``, the last rows).
+
+        Raises:
+            ValueError: The kept labels are not the vocabulary's last rows.
+        """
+        kept = tuple((self.info.get("lineage") or {}).get("kept_labels") or ())
+        if not kept:
+            return self.vocabulary
+        vocab, n = self.vocabulary, len(self.vocabulary) - len(kept)
+        if vocab.names[n:] != kept:
+            raise ValueError(
+                f"info['lineage']['kept_labels'] {kept[:3]}... are not the vocabulary's last rows"
+            )
+        return Vocabulary(
+            vocab.category_ids[:n], vocab.names[:n], vocab.roles[:n], vocab.text[:n], vocab.neighbours[:n]
+        )
+
+    @property
     def needs_frozen_global(self) -> bool:
         """True when scores need the frozen backbone's global feature besides the student's features.
 
