@@ -75,24 +75,18 @@ def make_training_context(
     return TrainingContext(backbone_info, backbone_spec, image_manifest, tuple(templates))
 
 
-def resolve_parent_model(
-    training_init_model: TrainedC2SRT | None, recipe: TrainingRecipe
-) -> TrainedC2SRT | None:
-    """The registered model to fine-tune from (``training.init``), checked once; ``None``: from scratch."""
-    return check_parent(training_init_model, recipe)
-
-
 def plan_training(
     recipe: TrainingRecipe,
     vocabulary: Vocabulary,
     train_split: FeatureSplit,
     val_split: FeatureSplit,
     context: TrainingContext,
-    training_parent: TrainedC2SRT | None,
+    training_init_model: TrainedC2SRT | None,
 ) -> RunPlan:
     """The runs of the recipe's selection protocol (:func:`ovmlr.training.runs.plan_runs`), every head
-    starting from the parent model's when fine-tuning."""
-    init = None if training_parent is None else head_init(training_parent, context.backbone_info)
+    starting from the parent model's when fine-tuning (``training.init``; ``None``: from scratch)."""
+    parent = check_parent(training_init_model, recipe)
+    init = None if parent is None else head_init(parent, context.backbone_info)
     plan = plan_runs(recipe, vocabulary, train_split, val_split, context, init)
     selection = recipe.selection
     strict = "" if selection.strict else " (reads the val split's unseen categories)"
@@ -152,11 +146,11 @@ def calibrate_model(
 
 
 def inherit_from_parent(
-    c2srt_calibrated: TrainedC2SRT, training_parent: TrainedC2SRT | None, recipe: TrainingRecipe
+    c2srt_calibrated: TrainedC2SRT, training_init_model: TrainedC2SRT | None, recipe: TrainingRecipe
 ) -> TrainedC2SRT:
     """The model with its lineage and, under ``training.init.vocabulary: keep``, the parent's other labels
     (unchanged when trained from scratch)."""
-    return inherit(c2srt_calibrated, training_parent, recipe)
+    return inherit(c2srt_calibrated, check_parent(training_init_model, recipe), recipe)
 
 
 def plot_threshold_reliability(c2srt_trained: TrainedC2SRT) -> Figure:

@@ -15,7 +15,6 @@ from .nodes import (
     parse_training_recipe,
     plan_training,
     plot_threshold_reliability,
-    resolve_parent_model,
     score_test_split,
     select_best_checkpoint,
     train_c2srt,
@@ -61,12 +60,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="make_training_context_node",
             ),
             Node(
-                resolve_parent_model,
-                ["training_init_model", "training_recipe"],
-                "training_parent",
-                name="resolve_parent_model_node",
-            ),
-            Node(
                 plan_training,
                 [
                     "training_recipe",
@@ -74,7 +67,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "train_split",
                     "val_split",
                     "training_context",
-                    "training_parent",
+                    "training_init_model",
                 ],
                 "training_plan",
                 name="plan_training_node",
@@ -105,7 +98,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 inherit_from_parent,
-                ["c2srt_calibrated", "training_parent", "training_recipe"],
+                ["c2srt_calibrated", "training_init_model", "training_recipe"],
                 "c2srt_trained",
                 name="inherit_from_parent_node",
             ),
