@@ -30,6 +30,7 @@ from .select import model_at
 logger = logging.getLogger(__name__)
 
 NEW_NAMES = "new names"
+NO_POSITIVE = "no positive in val: tagged by the new-name threshold"
 
 
 def _validation_scores(
@@ -53,6 +54,7 @@ def seen_thresholds(
     seen = ~final.vocabulary.unseen_mask
     names = tuple(n for n, s in zip(final.vocabulary.names, seen, strict=True) if s)
     fits = fit_label_thresholds(scores[:, seen], labels[:, seen], names, rule, source="val")
+    fits = {n: replace(t, note=NO_POSITIVE) if t.threshold is None else t for n, t in fits.items()}
     return fits, reliability_bins(scores[:, seen], labels[:, seen], rule.bins)
 
 
