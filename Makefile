@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: backbone run test lint viz mlflow-ui dataset dataset-fashion-mnist install clean-data predict predict-demo serve docs
+.PHONY: backbone run test lint viz mlflow-ui dataset dataset-fashion-mnist install clean-data predict predict-demo serve app docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ predict: install predict-demo
 # Serve the champion over HTTP on 127.0.0.1:5001 (POST /invocations; README: "Serving").
 serve: install
 	PATH="$(abspath $(BIN)):$$PATH" MLFLOW_TRACKING_URI=sqlite:///mlflow.db $(BIN)/mlflow models serve -m "models:/$$(grep '^registered_model_name:' conf/base/globals.yml | cut -d' ' -f2)@champion" --env-manager local -h 127.0.0.1 -p 5001
+
+# The web page (docs/app.md): tag your images with your labels and see why, on http://127.0.0.1:$${APP_PORT:-8080};
+# the champion by default, any models:/ URI with APP_MODEL_URI=models:/<name>/<version>.
+app: install
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} $(BIN)/python -m ovmlr.app --model-name "$$(grep '^registered_model_name:' conf/base/globals.yml | cut -d' ' -f2)"
 
 test: install
 	$(BIN)/python -m pytest

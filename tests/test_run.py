@@ -182,13 +182,15 @@ def test_train_then_evaluate_end_to_end(project, monkeypatch):
         (images / (svg.stem + ".png")).write_bytes(render_png(svg))
     (images / "broken.jpg").write_bytes(b"not a jpeg")
     labels = ["pizza", "bread", "zebra", "volcano"]
-    _run(project, "predict", {"predict": {"images": str(images), "labels": labels}})
+    _run(project, "predict", {"predict": {"images": str(images), "labels": labels, "explain": True}})
     table = pd.read_parquet(project / "data/07_model_output/predictions.parquet")
     assert len(table) == 5 and set(labels) <= set(table.columns)
     assert pd.read_parquet(project / "data/08_reporting/prediction_skipped.parquet")["path"].tolist() == [
         str(images / "broken.jpg")
     ]
     assert (project / "data/08_reporting/prediction_contact_sheet.png").stat().st_size > 10_000
+    explanations = sorted((project / "data/08_reporting/prediction_explanations").glob("*.png"))
+    assert len(explanations) == 5 and all(p.stat().st_size > 10_000 for p in explanations)  # predict.explain
 
     _run(project, "ablation", TINY_ABLATION)
     shards = sorted((project / "data/07_model_output/ablation_rows").glob("part-*.parquet"))

@@ -30,7 +30,7 @@ from ovmlr.models.config import (
 )
 from ovmlr.models.distillation import distillation_loss
 from ovmlr.models.gatv2 import DenseGATv2Conv, batched_edge_index
-from ovmlr.models.isr import ISR, patch_scores, pool_patches, select_patches
+from ovmlr.models.isr import ISR, patch_scores, pool_patches, pooling_weights, select_patches
 from ovmlr.models.ist import IST
 from ovmlr.models.losses import ranking_loss, total_loss
 from ovmlr.models.prediction import ScoreScale, category_cosine, zero_shot_ensemble
@@ -56,6 +56,7 @@ __all__ = [
     "mkt_style_scores",
     "patch_scores",
     "pool_patches",
+    "pooling_weights",
     "ranking_loss",
     "resolve_temperature",
     "select_patches",

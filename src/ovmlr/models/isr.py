@@ -101,9 +101,21 @@ def pool_patches(patch_feats: Tensor, mask: Tensor, scores: Tensor, pooling: str
     Shapes:
         patch_feats: [B, P, D], mask: [B, C, P], scores: [B, C, P] → [B, C, D]
     """
-    weights = mask.to(scores.dtype) if pooling == "mean" else scores * mask
-    weights = weights / weights.sum(dim=-1, keepdim=True)
+    weights = pooling_weights(mask, scores, pooling)
     return torch.einsum("bcp,bpd->bcd", weights.to(patch_feats.dtype), patch_feats)
+
+
+def pooling_weights(mask: Tensor, scores: Tensor, pooling: str) -> Tensor:
+    """The weight of every patch in :math:`f_L^{(c)}` (Eq. 5): 0 off the selection, summing to 1 over it.
+
+    ``"mean"``: uniform over the selected patches; ``"weighted"``: their softmax scores, renormalised. What
+    an explanation of a label draws as its heat map.
+
+    Shapes:
+        mask: [B, C, P], scores: [B, C, P] → [B, C, P]
+    """
+    weights = mask.to(scores.dtype) if pooling == "mean" else scores * mask
+    return weights / weights.sum(dim=-1, keepdim=True)
 
 
 class ISR(nn.Module):

@@ -36,7 +36,7 @@ class KeptDataset(MemoryDataset):
         pass
 
 
-def _catalog(trained, folder, cache, labels, threshold=None) -> DataCatalog:
+def _catalog(trained, folder, cache, labels, explain: bool = False, threshold=None) -> DataCatalog:
     params = {
         "threshold": threshold,
         "images": str(folder),
@@ -45,6 +45,8 @@ def _catalog(trained, folder, cache, labels, threshold=None) -> DataCatalog:
         "top_k": 2,
         "encoding": {"batch_size": 2, "num_workers": 0, "chunk_size": 4},
         "contact_sheet": {"max_images": 4, "n_cols": 2, "top_k": 2},
+        "explain": explain,
+        "explanation": {"max_images": 2, "top_labels": 2},
     }
     catalog = DataCatalog(
         {
@@ -86,6 +88,7 @@ def test_predict_tags_a_folder_and_reuses_the_cache(trained, image_files, tmp_pa
     labels = catalog.load("prediction_labels")
     assert labels["policy"].tolist() == ["similarity", "training", "similarity", "training"]
     assert catalog.load("prediction_contact_sheet").axes
+    assert catalog.load("prediction_explanations") == {}  # predict.explain is false
 
     shards = sorted((tmp_path / "cache").rglob("*.parquet"))
     assert len(shards) == 2  # 5 readable images, shards of >= 4 (batches of 2): nothing is encoded twice
@@ -112,6 +115,20 @@ def test_tags_follow_the_models_thresholds_or_predict_threshold(make_trained, im
         SequentialRunner().run(
             create_pipeline(), _catalog(trained, folder, tmp_path / "cache", LABELS, threshold="high")
         )
+
+
+def test_predict_explain_writes_a_figure_per_image(trained, image_files, tmp_path) -> None:
+    folder = image_files[0].parent
+    catalog = _catalog(trained, folder, tmp_path / "cache", LABELS, explain=True)
+    SequentialRunner().run(create_pipeline(), catalog)
+    figures = catalog.load("prediction_explanations")
+    paths = catalog.load("predictions")["path"].head(2).tolist()
+    assert list(figures) == [f"{i:04d}_{Path(p).stem}.png" for i, p in enumerate(paths)]
+    axes = figures[next(iter(figures))].axes
+    assert len(axes) >= 4  # 2 labels x (heat map, neighbours), plus the heat map's colour layer
+    titles = [ax.get_title() for ax in axes]
+    assert any("neighbours: similarity policy" in t for t in titles) or any("training" in t for t in titles)
+    assert any(ax.get_xlabel().startswith("IST attention") for ax in axes)
 
 
 def test_label_names_from_a_file_a_string_or_a_list(tmp_path) -> None:

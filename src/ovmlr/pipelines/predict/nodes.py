@@ -8,6 +8,7 @@ shard by shard, then every image is scored over the requested labels.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from ovmlr.core.features import EmbeddingChunk
 from ovmlr.core.thresholds import check_threshold
 from ovmlr.datasets.embedding_cache import EmbeddingStores
 from ovmlr.reporting.contact_sheet import plot_contact_sheet
+from ovmlr.reporting.explanation import plot_explanation
 from ovmlr.reporting.progress import refresh_interval
+from ovmlr.trained.explain import explain, model_view
 from ovmlr.trained.images import UserImageDataset, find_images, open_image
 from ovmlr.trained.labels import LabelSet
 from ovmlr.trained.limits import ServingLimits
@@ -242,3 +245,46 @@ def plot_prediction_sheet(predictions: pd.DataFrame, sheet_params: dict[str, Any
     images = {path: np.asarray(open_image(path)) for path in shown["path"]}
     title = f"Top labels of {len(shown)} of {len(predictions)} images"
     return plot_contact_sheet(shown, images, int(sheet_params["n_cols"]), int(sheet_params["top_k"]), title)
+
+
+def figure_name(index: int, path: str) -> str:
+    """``0003_<file stem>.png``: a safe, unique file name for the figure of the ``index``-th image."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem)[:80]
+    return f"{index:04d}_{stem}.png"
+
+
+def explain_predictions(
+    predict_model: TrainedC2SRT,
+    prediction_label_set: LabelSet,
+    prediction_images: pd.DataFrame,
+    predictions: pd.DataFrame,
+    prediction_embeddings: EmbeddingStores,
+    enabled: bool,
+    figure_params: dict[str, Any],
+) -> dict[str, Figure]:
+    """With ``predict.explain``, a figure per scored image: why it got its top labels (ISR heat map, IST
+    neighbours; :func:`~ovmlr.trained.explain.explain`), keyed by file name; none without it.
+
+    Args:
+        enabled: ``predict.explain``.
+        figure_params: ``predict.explanation``: ``max_images`` (figures), ``top_labels`` (rows per figure).
+    """
+    if not enabled or predictions.empty:
+        return {}
+    shown = predictions.head(int(figure_params["max_images"]))
+    keys = (
+        prediction_images.drop_duplicates("path").set_index("path").loc[shown["path"], "image_key"].tolist()
+    )
+    g, p = prediction_embeddings.store(predict_model.encoder_id).load(keys)
+    frozen = None
+    if predict_model.needs_frozen_global:
+        frozen, _ = prediction_embeddings.store(predict_model.backbone_spec.backbone_id).load(keys)
+    explained = explain(predict_model, g, p, prediction_label_set, frozen_global=frozen)
+    figures = {}
+    for index, (path, image) in enumerate(zip(shown["path"], explained, strict=True)):
+        view = model_view(predict_model, open_image(path))
+        figures[figure_name(index, path)] = plot_explanation(
+            view, image, str(path), int(figure_params["top_labels"])
+        )
+    logger.info("predict: %d explanation figures", len(figures))
+    return figures

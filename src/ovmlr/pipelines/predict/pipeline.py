@@ -8,6 +8,7 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
     encode_prediction_images,
+    explain_predictions,
     list_prediction_images,
     plot_prediction_sheet,
     prepare_labels,
@@ -61,6 +62,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["predictions", P + "contact_sheet"],
                 "prediction_contact_sheet",
                 name="plot_prediction_sheet_node",
+            ),
+            Node(
+                explain_predictions,
+                [
+                    "predict_model",
+                    "prediction_label_set",
+                    "prediction_images",
+                    "predictions",
+                    "prediction_embeddings",
+                    P + "explain",
+                    P + "explanation",
+                ],
+                "prediction_explanations",
+                name="explain_predictions_node",
             ),
         ],
         tags=["predict"],
