@@ -3,6 +3,7 @@ import math
 import mlflow
 import pytest
 import torch
+from kedro.io import DatasetError
 from mlflow.tracking import MlflowClient
 
 from ovmlr.datasets.mlflow_registry import (
@@ -10,6 +11,7 @@ from ovmlr.datasets.mlflow_registry import (
     MlflowRegisteredModelDataset,
     ModelRegistration,
     champion_decision,
+    registered_version,
 )
 
 
@@ -72,6 +74,7 @@ def test_register_alias_and_load_by_alias(tmp_path, monkeypatch, make_trained):
     assert client.get_model_version("toy", v2).description == "seed 2"
     assert "dataset 'test'" in client.get_registered_model("toy").description
     loaded = MlflowRegisteredModelDataset(model_name="toy").load()
+    assert loaded.info["registered_model"] == {"name": "toy", "version": v1}  # the alias resolved
     for key, value in models[1].head_state.items():
         assert torch.equal(loaded.head_state[key], value), key
     v3 = register(4, 0.9, dataset="other")  # better, but another dataset: never compared
@@ -81,8 +84,17 @@ def test_register_alias_and_load_by_alias(tmp_path, monkeypatch, make_trained):
     assert str(client.get_model_version_by_alias("toy", "champion").version) == v4
     by_uri = MlflowRegisteredModelDataset(model_name="toy", model_uri=f"models:/toy/{v2}").load()
     assert by_uri.info["model_uri"] == f"models:/toy/{v2}"
+    assert by_uri.info["registered_model"] == {"name": "toy", "version": v2}
+    assert MlflowRegisteredModelDataset(model_name="toy", optional=True).load() is None  # no URI: no parent
     run = client.get_model_version("toy", v4).run_id
     assert "card 4" in mlflow.artifacts.load_text(f"runs:/{run}/model_card.md")
+
+
+def test_registered_versions_of_uris(tmp_path):
+    assert registered_version("models:/toy/7") == {"name": "toy", "version": "7"}
+    assert registered_version("runs:/abc/model") is None and registered_version(str(tmp_path)) is None
+    with pytest.raises(DatasetError, match="'models:/toy@champion': the registry has no alias 'champion'"):
+        registered_version("models:/toy@champion")
 
 
 def test_a_version_logged_by_older_code_is_named_with_the_way_out(monkeypatch):

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from ovmlr.core.thresholds import LabelThreshold, Thresholds
 from ovmlr.integrity import CHECKSUMS_FILE, DamagedFile
 from ovmlr.trained import load_trained, save_trained
 
@@ -64,3 +65,22 @@ def test_without_checksums_a_damaged_file_is_still_named(trained, tmp_path, name
     truncate(folder / name)
     with pytest.raises(DamagedFile, match=f"{name}' is damaged: it {message}.*Delete the model folder"):
         load_trained(folder)
+
+
+def test_thresholds_are_kept_and_a_folder_saved_before_them_loads_without(make_trained, tmp_path) -> None:
+    nan = float("nan")
+    thresholds = Thresholds(
+        "f1",
+        {"cat": LabelThreshold(0.2, 0.5, 1.0, 2 / 3, 2), "dog": LabelThreshold(None, nan, nan, nan, 0)},
+        LabelThreshold(0.1, 0.4, 0.5, 0.44, 9, "disjoint-val"),
+        {"seen": [{"lower": 0.0, "upper": 1.0, "count": 3, "mean_score": 0.5, "positive_rate": 0.3}]},
+    )
+    folder = save_trained(make_trained(thresholds=thresholds), tmp_path / "model")
+    loaded = load_trained(folder).thresholds
+    assert loaded.labels["cat"] == thresholds.labels["cat"] and loaded.new_name == thresholds.new_name
+    assert loaded.labels["dog"].threshold is None and loaded.reliability == thresholds.reliability
+    config = json.loads((folder / "trained_model.json").read_text())
+    del config["thresholds"]  # as written before calibration existed
+    (folder / "trained_model.json").write_text(json.dumps(config))
+    (folder / CHECKSUMS_FILE).unlink()
+    assert load_trained(folder).thresholds is None

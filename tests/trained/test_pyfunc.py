@@ -13,6 +13,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from PIL import Image
 
+from ovmlr.core.thresholds import LabelThreshold, Thresholds
 from ovmlr.trained.images import encode_file_base64
 from ovmlr.trained.limits import PATH_REFUSED, ServingLimits
 from ovmlr.trained.pyfunc import TrainedC2SRTPyfunc, model_code_paths, model_requirements, prediction_frame
@@ -64,6 +65,9 @@ LIMITS = ServingLimits(
         (None, {"labels": "cat"}, "must be a list"),
         (None, {"labels": ["cat", "Cat"]}, "duplicates"),
         (None, {"top_k": 0}, "positive integer"),
+        (None, {"threshold": "high"}, r"params 'threshold' must be a finite number.*got 'high'"),
+        (None, {"threshold": float("nan")}, r"params 'threshold' must be a finite number.*got nan"),
+        (None, {"threshold": True}, r"params 'threshold' must be a finite number.*got True"),
         ("5 images", {}, r"5 images: the limit is 4 \(max_rows\)"),
         (None, {"labels": ["a", "b", "c", "d"]}, r"4 labels: the limit is 3 \(max_labels\)"),
         (None, {"labels": ["a" * 13]}, r"13 characters: the limit is 12 \(max_label_chars\)"),
@@ -138,3 +142,26 @@ def test_distinct_label_lists_never_grow_the_cache_past_its_bounds(trained, imag
     for i in range(40):
         tight.predict(None, rows, {"labels": [f"thing {i}", "cat"]})
     assert len(tight._label_sets) <= 3 and tight._label_sets.nbytes <= 3 * one
+
+
+def _thresholds(cat: float, new: float | None) -> Thresholds:
+    fit = LabelThreshold(cat, 0.5, 0.5, 0.5, 2)
+    return Thresholds("f1", {"cat": fit}, None if new is None else LabelThreshold(new, 0.5, 0.5, 0.5, 4))
+
+
+def test_tags_are_the_labels_over_their_calibrated_threshold_or_the_requests(
+    make_trained, image_files
+) -> None:
+    rows = pd.DataFrame({"image": [encode_file_base64(p) for p in image_files]})
+    calibrated = make_trained(thresholds=_thresholds(cat=-1.0, new=1.0))  # cat: always; others: never
+    out = TrainedC2SRTPyfunc(calibrated).predict(None, rows, {"labels": LABELS})
+    assert list(out.columns) == [*LABELS, "top_labels", "top_scores", "tags"]
+    assert out["tags"].tolist() == [["cat"]] * len(rows)
+    cut = float(np.median(out[LABELS].to_numpy()))
+    override = TrainedC2SRTPyfunc(calibrated).predict(None, rows, {"labels": LABELS, "threshold": cut})
+    for (_, row), tags in zip(out.iterrows(), override["tags"], strict=True):
+        expected = sorted((n for n in LABELS if row[n] >= cut), key=lambda n: -row[n])
+        assert tags == expected
+    # a model saved before calibration: no tag unless the request gives a threshold
+    uncalibrated = TrainedC2SRTPyfunc(make_trained()).predict(None, rows, {"labels": LABELS})
+    assert uncalibrated["tags"].tolist() == [[]] * len(rows)

@@ -78,6 +78,13 @@ def test_the_served_model_answers_as_in_process(server, trained) -> None:
     np.testing.assert_allclose(served[LABELS].to_numpy(), expected[LABELS].to_numpy(), rtol=1e-5, atol=1e-6)
     assert served["top_labels"].tolist() == expected["top_labels"].tolist()
     np.testing.assert_allclose(served[LABELS].to_numpy()[:2], served[LABELS].to_numpy()[2:])  # path = bytes
+    cut = float(np.median(expected[LABELS].to_numpy()))  # a request's threshold: tags beside the scores
+    status, body = server.post({"dataframe_records": records, "params": {"labels": LABELS, "threshold": cut}})
+    tagged = TrainedC2SRTPyfunc(trained, limits).predict(
+        None, pd.DataFrame(records), {"labels": LABELS, "threshold": cut}
+    )
+    assert status == 200 and pd.DataFrame(body["predictions"])["tags"].tolist() == tagged["tags"].tolist()
+    assert any(tagged["tags"]) and not all(len(t) == len(LABELS) for t in tagged["tags"])
     status, body = server.post({"dataframe_records": records[:1]})
     assert status == 200 and len(body["predictions"]) == 1  # own vocabulary
 
@@ -103,6 +110,7 @@ def _big_image() -> str:
         ([{"path": "../no-such-file.png"}], {}, PATH_REFUSED),
         ([{"path": "/etc/passwd"}], {"serve_path_root": "/"}, PATH_REFUSED),
         ([{"path": "missing.png"}], {}, "row 0 'path' 'missing.png': no such file"),
+        (None, {"threshold": "high"}, "threshold"),
     ],
 )
 def test_bad_requests_get_400_naming_the_problem_and_the_server_stays_up(

@@ -139,6 +139,29 @@ def champion_decision(  # noqa: PLR0911 - one return per documented case
     return False, f"{new_value:.4f} <= champion's {champion.value:.4f}{same}"
 
 
+def registered_version(uri: str) -> dict[str, str] | None:
+    """``{"name", "version"}`` of a ``models:/<name>/<version>`` or ``models:/<name>@<alias>`` URI (the alias
+    resolved in the registry now); ``None`` for any other URI.
+
+    Raises:
+        DatasetError: The alias does not exist.
+    """
+    if not uri.startswith("models:/"):
+        return None
+    path = uri.removeprefix("models:/")
+    if "@" in path:
+        name, alias = path.split("@", 1)
+        try:
+            return {
+                "name": name,
+                "version": str(MlflowClient().get_model_version_by_alias(name, alias).version),
+            }
+        except MlflowException as exc:
+            raise DatasetError(f"'{uri}': the registry has no alias {alias!r} of {name!r}: {exc}") from exc
+    name, _, version = path.rpartition("/")
+    return {"name": name, "version": version} if name and version.isdigit() else None
+
+
 class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
     """Saves a :class:`ModelRegistration` as a registered model version; loads ``models:/name@alias``.
 
@@ -159,7 +182,12 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         flavour: ``c2srt`` (:class:`TrainedC2SRT`, images in) or ``cscf`` (:class:`TrainedCSCF`, features in).
         text_cache_dir: A C²SRT model keeps new names' text features there (``TrainedC2SRT.use_text_cache``:
             each name encoded once across runs); ``None``: no cache.
+        optional: Load ``None`` when no ``model_uri`` is given, instead of the ``load_alias`` version (the
+            parent of a fine-tuning run: none unless the command line names one).
         metadata: Kedro-Viz and plugin metadata, ignored here.
+
+    A loaded model's ``info`` gets ``model_uri`` and ``registered_model`` (``name`` and ``version``, resolved
+    from the alias for ``models:/<name>@<alias>``; ``None`` for a URI outside the registry).
     """
 
     def __init__(  # noqa: PLR0913 - a Kedro dataset: one keyword per catalog entry key
@@ -172,6 +200,7 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         model_uri: str | None = None,
         flavour: str = "c2srt",
         text_cache_dir: str | None = None,
+        optional: bool = False,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         if flavour not in FLAVOURS:
@@ -180,6 +209,7 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
             )
         self._flavour = FLAVOURS[flavour]
         self._model_uri = model_uri
+        self._optional = bool(optional)
         self._loaded: tuple[str, Any] | None = None
         self._model_name = model_name
         self._load_alias = load_alias
@@ -191,6 +221,8 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         self.last_version: str | None = None
 
     def _load(self) -> Any:
+        if self._optional and not self._model_uri:
+            return None
         uri = self._model_uri or f"models:/{self._model_name}@{self._load_alias}"
         if self._loaded is not None and self._loaded[0] == uri:
             return self._loaded[1]  # one model object per run: its backbone is loaded once
@@ -214,6 +246,7 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
         trained.info["model_uri"] = uri
         if self._text_cache_dir is not None and isinstance(trained, TrainedC2SRT):
             trained.use_text_cache(self._text_cache_dir)
+        trained.info["registered_model"] = registered_version(uri)
         self._loaded = (uri, trained)
         return trained
 
@@ -299,4 +332,5 @@ class MlflowRegisteredModelDataset(AbstractDataset[ModelRegistration, Any]):
             "candidate_alias": self._candidate_alias,
             "champion_alias": self._champion_alias,
             "model_uri": self._model_uri,
+            "optional": self._optional,
         }

@@ -43,12 +43,12 @@ def select_trained(plan: RunPlan, context: TrainingContext, store: CheckpointSto
     logger.info("Selected epoch %d: %s = %.4f", epoch, selection.name, value)
     config, tried = dict(plan.model_config), None
     if selection.zero_shot_weights:
-        chooser = _model_at(plan, plan.chooser, epoch, store, context, config)
+        chooser = model_at(plan, plan.chooser, epoch, store, context, config)
         weight, tried = choose_ensemble_weight(chooser, plan.chooser.val, recipe, context)
         value = tried[weight]
         logger.info("Zero-shot weight %.3g chosen on %s: %s", weight, selection.name, tried)
         config["score"] = {**config["score"], "zero_shot_weight": weight}
-    trained = _model_at(plan, plan.final, epoch, store, context, config, plan.vocabulary)
+    trained = model_at(plan, plan.final, epoch, store, context, config, plan.vocabulary)
     trained.info = {
         "dataset": recipe.registry.dataset,
         "epoch": epoch,
@@ -79,7 +79,7 @@ def _choose_epoch(last: dict[str, Any], metric: str) -> tuple[int, float]:
     return best_epoch(last["history"], metric)
 
 
-def _model_at(
+def model_at(
     plan: RunPlan,
     run: RunSpec,
     epoch: int,

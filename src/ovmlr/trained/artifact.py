@@ -3,7 +3,8 @@
 Layout (``FORMAT`` = ``ovmlr.trained_c2srt/1``)::
 
     <folder>/
-      trained_model.json   # format, head config, templates, policy, student settings, info, backbone spec
+      trained_model.json   # format, head config, templates, policy, student settings, info, backbone spec,
+                           # decision thresholds (absent in folders written before calibration: None)
       head.safetensors     # the C²SRT head
       student.safetensors  # the fine-tuned student image encoder (finetune mode only)
       backbone.safetensors # the backbone's weights when they are a local checkpoint (self-contained model)
@@ -30,6 +31,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ovmlr.backbones.spec import BackboneSpec
+from ovmlr.core.thresholds import Thresholds
 from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.integrity import read_or_damaged, verify_checksums, write_checksums
 
@@ -115,6 +117,7 @@ def save_trained(model: TrainedC2SRT, folder: str | Path) -> Path:
         "mode": model.mode,
         "info": model.info,
         "backbone_spec": _portable_spec(model.backbone_spec, folder),
+        "thresholds": None if model.thresholds is None else model.thresholds.to_dict(),
     }
     text = json.dumps(config, indent=2, ensure_ascii=False, default=_json_default)
     (folder / CONFIG_FILE).write_text(text, encoding="utf-8")
@@ -155,6 +158,7 @@ def load_trained(folder: str | Path, device: str = "cpu") -> TrainedC2SRT:
     if spec.get("pretrained") == BACKBONE_FILE:
         spec["pretrained"] = str((folder / BACKBONE_FILE).resolve())
     student = folder / "student.safetensors"
+    thresholds = config.get("thresholds")
     return TrainedC2SRT(
         model_config=config["model_config"],
         head_state=_read_weights(folder / "head.safetensors"),
@@ -167,6 +171,7 @@ def load_trained(folder: str | Path, device: str = "cpu") -> TrainedC2SRT:
         trainable_blocks=int(config["trainable_blocks"]),
         neighbour_policy=config["neighbour_policy"],
         info=config.get("info", {}),
+        thresholds=None if thresholds is None else Thresholds.from_dict(thresholds),
         device=device,
     )
 

@@ -37,6 +37,7 @@ from ovmlr.core.device import resolve_device
 from ovmlr.core.features import FeatureSplit
 from ovmlr.core.model_factory import build_model
 from ovmlr.core.scoring import predict_scores
+from ovmlr.core.thresholds import Thresholds, tags_of
 from ovmlr.core.vocabulary import Vocabulary
 
 from .labels import POLICIES, TRAINING, LabelSet, check_labels, similarity_neighbours
@@ -80,6 +81,8 @@ class TrainedC2SRT:
         trainable_blocks: How many top ViT blocks the student trained (rebuilds its module).
         neighbour_policy: Default policy giving new names their seen neighbours (``similarity`` | ``llm``).
         info: Provenance: dataset, epoch, selection metric and value, fingerprint, history, test metrics.
+        thresholds: Decision thresholds (one per seen label, one for new names) chosen on validation data;
+            ``None`` for a model trained before calibration (its tags need a threshold from the caller).
     """
 
     model_config: dict[str, Any]
@@ -91,6 +94,7 @@ class TrainedC2SRT:
     trainable_blocks: int = 0
     neighbour_policy: str = "similarity"
     info: dict[str, Any] = field(default_factory=dict)
+    thresholds: Thresholds | None = None
     device: str = "cpu"
     _head: torch.nn.Module | None = field(default=None, init=False, repr=False, compare=False)
     _backbone: LoadedBackbone | None = field(default=None, init=False, repr=False, compare=False)
@@ -132,6 +136,26 @@ class TrainedC2SRT:
     def seen(self) -> Vocabulary:
         """The seen categories of the training vocabulary (what the head was trained on)."""
         return self.vocabulary.subset("seen")
+
+    @property
+    def dataset_vocabulary(self) -> Vocabulary:
+        """The vocabulary of the dataset it was trained and tested on: :attr:`vocabulary` less the labels kept
+        from the model it was fine-tuned from (``info['lineage']['kept_labels']``, the last rows).
+
+        Raises:
+            ValueError: The kept labels are not the vocabulary's last rows.
+        """
+        kept = tuple((self.info.get("lineage") or {}).get("kept_labels") or ())
+        if not kept:
+            return self.vocabulary
+        vocab, n = self.vocabulary, len(self.vocabulary) - len(kept)
+        if vocab.names[n:] != kept:
+            raise ValueError(
+                f"info['lineage']['kept_labels'] {kept[:3]}... are not the vocabulary's last rows"
+            )
+        return Vocabulary(
+            vocab.category_ids[:n], vocab.names[:n], vocab.roles[:n], vocab.text[:n], vocab.neighbours[:n]
+        )
 
     @property
     def needs_frozen_global(self) -> bool:
@@ -400,6 +424,25 @@ class TrainedC2SRT:
             zero_shot_global=frozen_global if self.student_state is not None else None,
         )
         return scores[:, : len(labels)]
+
+    def tags(
+        self, names: Sequence[str], scores: np.ndarray, threshold: float | None = None
+    ) -> list[list[str]]:
+        """Per image, the ``names`` whose score reaches their threshold (best first): the calibrated
+        thresholds (:meth:`Thresholds.for_names`), or one ``threshold`` for every name when given.
+
+        A model without thresholds tags nothing unless a ``threshold`` is given.
+
+        Shapes:
+            scores: [N, L] over ``names`` -> N lists of names
+        """
+        if threshold is not None:
+            values = np.full(len(names), float(threshold))
+        elif self.thresholds is None:
+            values = np.full(len(names), np.nan)
+        else:
+            values = self.thresholds.for_names(names)
+        return tags_of(tuple(names), scores, values)
 
     @torch.inference_mode()
     def ensemble_parts(self, split: FeatureSplit, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:

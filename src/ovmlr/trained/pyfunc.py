@@ -3,8 +3,10 @@
 Input: a DataFrame with one image per row, column ``image`` (base64 text of the file's bytes: JPEG, PNG,
 WebP, …) or ``path`` (a file on the serving machine: off unless its operator allows one folder,
 ``OVMLR_SERVE_PATH_ROOT``). Params at predict time (MLflow's signature params): ``labels`` (a list of names;
-empty or absent: the model's own vocabulary) and ``top_k``. Output: one column per label (its score), then
-``top_labels`` and ``top_scores`` (the K best, best first).
+empty or absent: the model's own vocabulary), ``top_k`` and ``threshold`` (one decision threshold for every
+label, instead of the model's calibrated ones). Output: one column per label (its score), then
+``top_labels`` and ``top_scores`` (the K best, best first) and ``tags`` (the labels at or above their
+threshold, best first: :meth:`TrainedC2SRT.tags`).
 
 Safe by default: the limits on rows, labels, label length, pixels and request size, and the path rule,
 are the :class:`~ovmlr.trained.limits.ServingLimits` of the serving machine (its ``OVMLR_*`` environment
@@ -14,11 +16,13 @@ the limit.
 Logged as *models from code* (:mod:`ovmlr.trained.mlflow_entry`) with the saved model folder as its only
 artifact: nothing is pickled. Serve it with
 ``mlflow models serve -m models:/<name>@champion --env-manager local`` and ``POST /invocations``
-``{"dataframe_records": [{"image": "<base64>"}], "params": {"labels": ["cat", "dog"], "top_k": 3}}``.
+``{"dataframe_records": [{"image": "<base64>"}], "params": {"labels": ["cat", "dog"], "top_k": 3}}``
+(add ``"threshold": 0.3`` to tag with one threshold).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -36,15 +40,19 @@ from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 from PIL import Image
 
 from ovmlr.backbones.text_cache import ENV_VAR as TEXT_CACHE_ENV
+from ovmlr.core.thresholds import check_threshold
 
 from .images import image_from_bytes, open_image
 from .labels import LabelSet, LabelSetCache, check_labels
 from .limits import ServingLimits
 from .model import TrainedC2SRT
 
+logger = logging.getLogger(__name__)
+
 ARTIFACT_KEY = "trained_model"
 DEFAULT_TOP_K = 5
 TOP_COLUMNS = ("top_labels", "top_scores")
+TAGS_COLUMN = "tags"
 # Third-party distributions the served model imports (open_clip and its towers, the head, images, parquet).
 MODEL_DISTRIBUTIONS = (
     "torch",
@@ -78,10 +86,14 @@ def entry_point() -> str:
 
 
 def model_signature() -> ModelSignature:
-    """One image per row (``image`` base64 or ``path``), params ``labels`` and ``top_k``."""
+    """One image per row (``image`` base64 or ``path``), params ``labels``, ``top_k`` and ``threshold``."""
     inputs = Schema([ColSpec("string", "image", required=False), ColSpec("string", "path", required=False)])
     params = ParamSchema(
-        [ParamSpec("labels", "string", [], (-1,)), ParamSpec("top_k", "long", DEFAULT_TOP_K)]
+        [
+            ParamSpec("labels", "string", [], (-1,)),
+            ParamSpec("top_k", "long", DEFAULT_TOP_K),
+            ParamSpec("threshold", "double", None),
+        ]
     )
     return ModelSignature(inputs=inputs, params=params)
 
@@ -151,13 +163,30 @@ def label_names(labels: Any) -> list[str] | None:
     return list(labels)
 
 
-def prediction_frame(names: tuple[str, ...], scores: np.ndarray, top_k: int) -> pd.DataFrame:
-    """One score column per label, then the ``top_k`` best labels and their scores per image."""
+def threshold_param(value: Any) -> float | None:
+    """``params['threshold']``: ``None`` (the model's calibrated thresholds) or one finite number.
+
+    Raises:
+        MlflowException: (HTTP 400) naming the value when it is not a finite number.
+    """
+    try:
+        return check_threshold(value, "params 'threshold'")
+    except ValueError as exc:
+        raise bad_request(str(exc)) from exc
+
+
+def prediction_frame(
+    names: tuple[str, ...], scores: np.ndarray, top_k: int, tags: list[list[str]] | None = None
+) -> pd.DataFrame:
+    """One score column per label, then the ``top_k`` best labels and their scores per image, and its
+    ``tags`` when given (:meth:`TrainedC2SRT.tags`)."""
     frame = pd.DataFrame(scores.astype(np.float64), columns=list(names))
     k = min(top_k, len(names))
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     frame["top_labels"] = [[names[j] for j in row] for row in order]
     frame["top_scores"] = [[float(scores[i, j]) for j in row] for i, row in enumerate(order)]
+    if tags is not None:
+        frame[TAGS_COLUMN] = tags
     return frame
 
 
@@ -181,6 +210,11 @@ class TrainedC2SRTPyfunc(mlflow.pyfunc.PythonModel):
         self.trained = load_trained(context.artifacts[ARTIFACT_KEY])
         self.trained.use_text_cache(os.environ.get(TEXT_CACHE_ENV) or None)  # new names encoded once
         self.trained.head(), self.trained.image_encoder()  # built once, before concurrent requests
+        if self.trained.thresholds is None:
+            logger.warning(
+                "this model has no calibrated thresholds (trained before calibration): its 'tags' stay empty "
+                "unless a request gives params 'threshold'"
+            )
 
     def label_set(self, labels: list[str] | None) -> LabelSet:
         """The prepared label set of a request's ``labels`` (the model's vocabulary when ``None``).
@@ -199,7 +233,8 @@ class TrainedC2SRTPyfunc(mlflow.pyfunc.PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        """Scores of every image of ``model_input`` over ``params['labels']``, with the top ``top_k``.
+        """Scores of every image of ``model_input`` over ``params['labels']``, with the top ``top_k`` and
+        the tags (calibrated thresholds, or ``params['threshold']``).
 
         Raises:
             MlflowException: (HTTP 400) a bad request or one over a limit, naming the problem.
@@ -208,6 +243,7 @@ class TrainedC2SRTPyfunc(mlflow.pyfunc.PythonModel):
         top_k = params.get("top_k", DEFAULT_TOP_K)
         if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
             raise bad_request(f"params 'top_k' must be a positive integer, got {top_k!r}")
+        threshold = threshold_param(params.get("threshold"))
         frame, labels = request_frame(model_input), label_names(params.get("labels"))
         try:
             self.limits.check_request(len(frame), request_bytes(frame, labels), labels)
@@ -217,6 +253,6 @@ class TrainedC2SRTPyfunc(mlflow.pyfunc.PythonModel):
         batch = torch.stack([self.trained.preprocess(image) for image in read_images(frame, self.limits)])
         g, p = self.trained.encode_images(batch)
         frozen = self.trained.encode_frozen_global(batch) if self.trained.needs_frozen_global else None
-        return prediction_frame(
-            label_set.names, self.trained.score(g, p, label_set, frozen_global=frozen), int(top_k)
-        )
+        scores = self.trained.score(g, p, label_set, frozen_global=frozen)
+        tags = self.trained.tags(label_set.names, scores, threshold)
+        return prediction_frame(label_set.names, scores, int(top_k), tags)

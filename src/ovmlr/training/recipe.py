@@ -12,6 +12,7 @@ from typing import Any
 
 from ovmlr.alignment.pico import PICOConfig
 from ovmlr.core.params import known_fields
+from ovmlr.core.thresholds import ThresholdRule
 from ovmlr.core.vocabulary import text_prompt
 
 from .distributed import DistributedConfig
@@ -41,7 +42,43 @@ class RegistryConfig:
     force_champion: bool = False  # make this version champion whatever its validation metric
 
 
-SECTIONS = ("prompt", "loop", "model", "selection", "finetune", "pico", "distributed", "registry")
+INIT_VOCABULARIES = ("keep", "drop")
+
+
+@dataclass(frozen=True)
+class InitParams:
+    """``training.init``: fine-tune from a registered model instead of a freshly initialised head.
+
+    The model itself is the catalog's ``training_init_model``, which reads the same ``model_uri`` from the
+    command line (``--params training.init.model_uri=models:/<name>@champion``).
+    """
+
+    model_uri: str | None = (
+        None  # models:/<name>@<alias> or models:/<name>/<version>; null: train from scratch
+    )
+    vocabulary: str = "keep"  # keep: the new model also knows the parent's labels; drop: only this dataset's
+
+    def __post_init__(self) -> None:
+        if self.vocabulary not in INIT_VOCABULARIES:
+            raise ValueError(
+                f"training.init.vocabulary must be one of {INIT_VOCABULARIES}, got {self.vocabulary!r}"
+            )
+        if self.model_uri is not None and (not isinstance(self.model_uri, str) or not self.model_uri.strip()):
+            raise ValueError(f"training.init.model_uri must be a model URI or null, got {self.model_uri!r}")
+
+
+SECTIONS = (
+    "prompt",
+    "loop",
+    "model",
+    "selection",
+    "finetune",
+    "pico",
+    "distributed",
+    "registry",
+    "thresholds",
+    "init",
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +94,8 @@ class TrainingRecipe:
         pico: PICO's weights (``alignment: pico``).
         distributed: DDP through torchrun.
         registry: The dataset's name and the champion policy.
+        thresholds: How the decision thresholds of the tags are chosen on validation data.
+        init: The registered model to fine-tune from, and whether its vocabulary is kept.
     """
 
     prompt: str = "__ensemble__"
@@ -67,6 +106,8 @@ class TrainingRecipe:
     pico: PICOConfig = field(default_factory=PICOConfig)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
+    thresholds: ThresholdRule = field(default_factory=ThresholdRule)
+    init: InitParams = field(default_factory=InitParams)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainingRecipe:
@@ -85,6 +126,8 @@ class TrainingRecipe:
             registry=RegistryConfig(
                 **known_fields(values.get("registry"), ("dataset", "force_champion"), "training.registry")
             ),
+            thresholds=ThresholdRule.from_params(values.get("thresholds")),
+            init=InitParams(**known_fields(values.get("init"), ("model_uri", "vocabulary"), "training.init")),
         )
 
     @property

@@ -6,6 +6,9 @@ final run alone, which then chooses its own epoch. :func:`plan_runs` fixes what 
 validates on and its fingerprint; :func:`train_runs` trains them and yields one :class:`EpochRecord` per
 epoch. What is chosen from the records (the epoch, the zero-shot weight) is :mod:`ovmlr.selection`'s.
 
+A plan may start from a registered model (:class:`HeadInit`, ``training.init``): every run's head starts from
+its weights, with its architecture, instead of a seeded initialisation.
+
 A head with nothing to train on frozen features (ISR or IST off, ``head: mkt``), or ``epochs: 0``, is one rule
 everywhere: it yields a single epoch-0 record with its initial state ("evaluated as initialised");
 registering such a model is refused later, by the package step.
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+import torch
 from torch import nn
 
 from ovmlr.core.features import FeatureSplit
@@ -47,6 +51,22 @@ class TrainingContext:
 
 
 @dataclass(frozen=True)
+class HeadInit:
+    """The head a fine-tuning plan starts from: a registered model's head config and weights."""
+
+    source: str  # the parent model (``models:/<name>/<version>``), for logs and the fingerprint
+    model_config: dict[str, Any]  # the parent's head config: the weights fit only this architecture
+    head_state: dict[str, torch.Tensor]
+
+    def part(self) -> list[str]:
+        """The fingerprint part: the source and a hash of the weights."""
+        weights = fingerprint(
+            *(self.head_state[k].detach().cpu().float().numpy() for k in sorted(self.head_state))
+        )
+        return [self.source, weights]
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One run: what it trains on, what it validates on, its identity."""
 
@@ -65,6 +85,7 @@ class RunPlan:
     model_config: dict[str, Any]
     vocabulary: Vocabulary  # the full training vocabulary (seen + unseen)
     runs: tuple[RunSpec, ...]
+    init: HeadInit | None = None  # the registered model every run's head starts from (training.init)
 
     @property
     def final(self) -> RunSpec:
@@ -95,9 +116,17 @@ def plan_runs(
     train: FeatureSplit,
     val: FeatureSplit,
     context: TrainingContext,
+    init: HeadInit | None = None,
 ) -> RunPlan:
-    """The runs of ``recipe`` under its selection protocol (``protocol.selection_data``)."""
-    model_config = resolve_model_config(recipe.model.to_dict(), context.backbone_info)
+    """The runs of ``recipe`` under its selection protocol (``protocol.selection_data``); with ``init``, every
+    run's head is the parent's architecture and starts from its weights (``training.model`` is not read)."""
+    if init is None:
+        model_config = resolve_model_config(recipe.model.to_dict(), context.backbone_info)
+    else:
+        model_config = dict(init.model_config)
+        logger.info(
+            "Fine-tuning from %s: its head architecture and weights (training.model not read)", init.source
+        )
     data = selection_data(train, val, vocabulary, recipe.selection)
     specs = []
     if recipe.selection.protocol == "disjoint":
@@ -106,13 +135,18 @@ def plan_runs(
         )
     specs.append(("final", train, data["final_val"], data["final_vocabulary"]))
     pico = asdict_if(recipe.pico, model_config.get("alignment") == "pico")
+    extra = None if init is None else {"pico": pico, "init": init.part()}
     runs = tuple(
         RunSpec(
-            role, run_fingerprint(recipe, model_config, context, vocab, split, pico), split, val_split, vocab
+            role,
+            run_fingerprint(recipe, model_config, context, vocab, split, pico if init is None else extra),
+            split,
+            val_split,
+            vocab,
         )
         for role, split, val_split, vocab in specs
     )
-    return RunPlan(recipe, model_config, vocabulary, runs)
+    return RunPlan(recipe, model_config, vocabulary, runs, init)
 
 
 def asdict_if(config: Any, condition: bool) -> dict[str, Any] | None:
@@ -195,6 +229,8 @@ def _train_run(
         yield EpochRecord(run, resume_from, True)
         return
     head = build_model(plan.model_config, seed=cfg.seed)
+    if plan.init is not None:
+        head.load_state_dict(plan.init.head_state)
     facts = (
         {}
         if resume_from is not None

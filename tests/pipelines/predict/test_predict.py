@@ -36,8 +36,9 @@ class KeptDataset(MemoryDataset):
         pass
 
 
-def _catalog(trained, folder, cache, labels, explain: bool = False) -> DataCatalog:
+def _catalog(trained, folder, cache, labels, explain: bool = False, threshold=None) -> DataCatalog:
     params = {
+        "threshold": threshold,
         "images": str(folder),
         "labels": labels,
         "policy": "similarity",
@@ -82,6 +83,7 @@ def test_predict_tags_a_folder_and_reuses_the_cache(trained, image_files, tmp_pa
     by_path = served.predict(None, table[["path"]], {"labels": LABELS, "top_k": 2})
     np.testing.assert_allclose(table[LABELS].to_numpy(), by_path[LABELS].to_numpy(), rtol=1e-5, atol=1e-6)
     assert table["top_labels"].tolist() == by_path["top_labels"].tolist()
+    assert table["tags"].tolist() == by_path["tags"].tolist()
     assert catalog.load("predictions_csv")["top_labels"][0].count(" | ") == 1
     labels = catalog.load("prediction_labels")
     assert labels["policy"].tolist() == ["similarity", "training", "similarity", "training"]
@@ -94,6 +96,25 @@ def test_predict_tags_a_folder_and_reuses_the_cache(trained, image_files, tmp_pa
     SequentialRunner().run(create_pipeline(), again)
     assert sorted((tmp_path / "cache").rglob("*.parquet")) == shards
     pd.testing.assert_frame_equal(again.load("predictions"), table)
+
+
+def test_tags_follow_the_models_thresholds_or_predict_threshold(make_trained, image_files, tmp_path) -> None:
+    from ovmlr.core.thresholds import LabelThreshold, Thresholds
+
+    fit = LabelThreshold(-1.0, 0.5, 0.5, 0.5, 2)
+    trained = make_trained(thresholds=Thresholds("f1", {"cat": fit}, LabelThreshold(1.0, 0.5, 0.5, 0.5, 4)))
+    folder = image_files[0].parent
+    catalog = _catalog(trained, folder, tmp_path / "cache", LABELS)
+    SequentialRunner().run(create_pipeline(), catalog)
+    assert catalog.load("predictions")["tags"].tolist() == [["cat"]] * 5  # new names: never over 1.0
+    assert catalog.load("predictions_csv")["tags"].tolist() == ["cat"] * 5
+    every = _catalog(trained, folder, tmp_path / "cache", LABELS, threshold=-1.0)
+    SequentialRunner().run(create_pipeline(), every)
+    assert all(sorted(t) == sorted(LABELS) for t in every.load("predictions")["tags"])
+    with pytest.raises(Exception, match=r"predict.threshold must be a finite number.*got 'high'"):
+        SequentialRunner().run(
+            create_pipeline(), _catalog(trained, folder, tmp_path / "cache", LABELS, threshold="high")
+        )
 
 
 def test_predict_explain_writes_a_figure_per_image(trained, image_files, tmp_path) -> None:

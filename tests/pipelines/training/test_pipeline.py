@@ -1,6 +1,9 @@
-"""The training stage on an in-memory catalog: the recipe parsed once, trained, selected, tested."""
+"""The training stage on an in-memory catalog: the recipe parsed once, trained (from scratch, or fine-tuned
+from a registered model), selected, calibrated, tested, packaged."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -81,6 +84,7 @@ def _inputs(tmp_path) -> dict:
         "image_manifest": pd.DataFrame(),
         "training_resume": TrainingCheckpointsDataset(str(tmp_path / "checkpoints")),
         "training_checkpoints": TrainingCheckpointsDataset(str(tmp_path / "checkpoints")),
+        "training_init_model": None,
     }
 
 
@@ -97,8 +101,8 @@ def _catalog(inputs: dict, pipeline) -> DataCatalog:
     return DataCatalog(datasets)
 
 
-def _run(tmp_path, inputs: dict | None = None, last: str = "compute_test_metrics_node") -> DataCatalog:
-    pipeline = create_pipeline().to_nodes(last)
+def _run(tmp_path, inputs: dict | None = None, *last: str) -> DataCatalog:
+    pipeline = create_pipeline().to_nodes(*(last or ["compute_test_metrics_node"]))
     catalog = _catalog(inputs or _inputs(tmp_path), pipeline)
     SequentialRunner().run(pipeline, catalog)
     return catalog
@@ -121,6 +125,75 @@ def test_the_slice_trains_selects_and_tests_on_an_in_memory_catalog(tmp_path) ->
     assert run["selection"] == "disjoint/gzsl/mAP" and {"selection_fingerprint", "final_fingerprint"} <= set(
         run
     )
+    thresholds = trained.thresholds  # seen labels on val, new names on the pseudo-unseen ones
+    assert set(thresholds.labels) == set(NAMES[:5]) and thresholds.new_name.source == "disjoint-val"
+    assert "lineage" not in trained.info
+
+
+PARENT_URI = "models:/toy-c2srt@champion"
+# the new dataset: "boat" is gone, "bus" is new; the parent's "boat" (seen) and "truck" (unseen) are not in it
+NEW_NAMES = ("cat", "dog", "car", "tree", "bus", "lion", "zebra")
+
+
+def _parent(tmp_path) -> object:
+    parent = _run(tmp_path / "parent").load("c2srt_trained")
+    parent.info |= {"model_uri": PARENT_URI, "registered_model": {"name": "toy-c2srt", "version": "3"}}
+    return parent
+
+
+def _finetune_inputs(tmp_path, parent, vocabulary: str, lr: float = 1e-2) -> dict:
+    inputs = _inputs(tmp_path)
+    rename = dict(zip(NAMES, NEW_NAMES, strict=True))
+    for key in ("train_labels", "val_labels", "test_labels"):
+        inputs[key] = inputs[key].rename(columns=rename)
+    inputs["category_split"] = inputs["category_split"].assign(name=list(NEW_NAMES))
+    inputs["text_features"] = inputs["text_features"].assign(name=list(NEW_NAMES))
+    params = PARAMS | {
+        "init": {"model_uri": PARENT_URI, "vocabulary": vocabulary},
+        "loop": PARAMS["loop"] | {"lr": lr},
+        "registry": {"dataset": "toy-custom"},
+    }
+    return inputs | {"params:training": params, "training_init_model": parent}
+
+
+@pytest.mark.slow
+def test_fine_tuning_starts_from_the_parent_and_registers_its_lineage(tmp_path) -> None:
+    parent = _parent(tmp_path)
+    inputs = _finetune_inputs(tmp_path / "child", parent, "keep", lr=0.0)  # lr 0: the head stays the parent's
+    catalog = _run(tmp_path / "child", inputs, "package_model_node", "plot_threshold_reliability_node")
+    child = catalog.load("c2srt_trained")
+    for key, value in parent.head_state.items():
+        np.testing.assert_array_equal(child.head_state[key].numpy(), value.numpy())
+    assert child.vocabulary.names == (*NEW_NAMES, "boat", "truck")
+    assert child.dataset_vocabulary.names == NEW_NAMES and child.info["dataset"] == "toy-custom"
+    assert child.thresholds.labels["bus"].source == "val"
+    boat = parent.thresholds.labels["boat"]
+    assert child.thresholds.labels["boat"] == replace(boat, source="parent models:/toy-c2srt/3")
+    registration = catalog.load("c2srt_registered_model")
+    assert (
+        registration.tags["ovmlr.parent_model"] == "toy-c2srt"
+        and registration.tags["ovmlr.parent_version"] == "3"
+    )
+    assert registration.tags["ovmlr.init_vocabulary"] == "keep"
+    assert "## Lineage" in registration.model_card and PARENT_URI in registration.model_card
+    assert "## Decision thresholds (rule `f1`)" in registration.model_card
+    assert catalog.load("threshold_reliability_plot").axes
+    summary = catalog.load("test_metrics_summary")  # tested on this dataset's categories only
+    assert 0 < summary["test/gzsl/mAP"] <= 1
+
+
+@pytest.mark.slow
+def test_fine_tuning_can_drop_the_parents_vocabulary_and_a_missing_parent_is_named(tmp_path) -> None:
+    parent = _parent(tmp_path)
+    child = _run(
+        tmp_path / "child", _finetune_inputs(tmp_path / "child", parent, "drop"), "inherit_from_parent_node"
+    )
+    trained = child.load("c2srt_trained")
+    assert trained.vocabulary.names == NEW_NAMES and trained.info["lineage"]["kept_labels"] == []
+    assert trained.info["fingerprint"] != parent.info["fingerprint"]
+    missing = _finetune_inputs(tmp_path / "again", parent, "drop") | {"training_init_model": None}
+    with pytest.raises(Exception, match="training_init_model loaded no model"):
+        _run(tmp_path / "again", missing, "plan_training_node")
 
 
 @pytest.mark.slow
@@ -128,7 +201,7 @@ def test_a_resumed_run_trains_nothing_more_and_selects_the_same_model(tmp_path) 
     first = _run(tmp_path).load("c2srt_trained")
     params = PARAMS | {"loop": PARAMS["loop"] | {"resume": True}}
     inputs = _inputs(tmp_path) | {"params:training": params}
-    again = _run(tmp_path, inputs, "select_best_checkpoint_node").load("c2srt_trained")
+    again = _run(tmp_path, inputs, "select_best_checkpoint_node").load("c2srt_selected")
     assert again.info["epoch"] == first.info["epoch"]
     for key, value in first.head_state.items():
         np.testing.assert_array_equal(again.head_state[key].numpy(), value.numpy())

@@ -79,7 +79,9 @@ def extract_champion(
         "fingerprint": c2srt_champion.info.get("fingerprint"),
         "backbone_id": c2srt_champion.backbone_spec.backbone_id,
     }
-    vocabulary = c2srt_champion.vocabulary
+    vocabulary = (
+        c2srt_champion.dataset_vocabulary
+    )  # without labels kept from a parent model: not in this dataset
     logger.info("Evaluating %s@%s: %r", model_name, model_alias, c2srt_champion)
     return vocabulary, info
 

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from ovmlr.backbones.images import hash_files
 from ovmlr.core.features import EmbeddingChunk
+from ovmlr.core.thresholds import check_threshold
 from ovmlr.datasets.embedding_cache import EmbeddingStores
 from ovmlr.reporting.contact_sheet import plot_contact_sheet
 from ovmlr.reporting.explanation import plot_explanation
@@ -182,14 +183,23 @@ def score_prediction_images(
     prediction_embeddings: EmbeddingStores,
     top_k: int,
     batch_size: int,
+    threshold: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Scores of every readable image over the labels, the same for people, and the skipped images.
+    """Scores of every readable image over the labels, its tags, the same for people, and the skipped images.
+
+    Args:
+        threshold: ``predict.threshold``: one decision threshold for every label; ``None``: the model's
+            calibrated thresholds (:meth:`TrainedC2SRT.tags`).
 
     Returns:
-        ``(predictions, predictions_csv, skipped)``: ``path``, ``top_labels``, ``top_scores`` and one column
-        per label; a CSV-friendly copy (top labels joined with ``|``); ``path`` + ``reason`` of each image
-        that could not be used.
+        ``(predictions, predictions_csv, skipped)``: ``path``, one column per label, ``top_labels``,
+        ``top_scores``, ``tags``; a CSV-friendly copy (lists joined with ``|``); ``path`` + ``reason`` of each
+        image that could not be used.
+
+    Raises:
+        ValueError: ``predict.threshold`` is not a finite number.
     """
+    threshold = check_threshold(threshold, "predict.threshold")
     store = prediction_embeddings.store(predict_model.encoder_id)
     status = store.status().set_index("image_key")["error"]
     frame = prediction_images.assign(reason=prediction_images["error"])
@@ -210,16 +220,20 @@ def score_prediction_images(
         scores = predict_model.score(g, p, prediction_label_set, batch_size, frozen_global=frozen)
     else:
         scores = np.zeros((0, len(prediction_label_set)), dtype=np.float32)
-    table = prediction_frame(prediction_label_set.names, scores, top_k)
+    tags = predict_model.tags(prediction_label_set.names, scores, threshold)
+    table = prediction_frame(prediction_label_set.names, scores, top_k, tags)
     table.insert(0, "path", used["path"].to_numpy())
     people = table.assign(
         top_labels=table["top_labels"].map(" | ".join),
+        tags=table["tags"].map(" | ".join),
         top_scores=table["top_scores"].map(lambda s: " | ".join(f"{x:.4f}" for x in s)),
     )
     logger.info(
-        "predict: %d images scored over %d labels, %d skipped",
+        "predict: %d images scored over %d labels (%s), %.2f tags per image, %d skipped",
         len(table),
         len(prediction_label_set),
+        "calibrated thresholds" if threshold is None else f"threshold {threshold:g}",
+        float(np.mean([len(t) for t in tags])) if tags else 0.0,
         len(skipped),
     )
     return table, people, skipped.reset_index(drop=True)

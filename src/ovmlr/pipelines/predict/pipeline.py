@@ -52,6 +52,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "prediction_embeddings",
                     P + "top_k",
                     P + "encoding.batch_size",
+                    P + "threshold",
                 ],
                 ["predictions", "predictions_csv", "prediction_skipped"],
                 name="score_prediction_images_node",

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from ovmlr.core.features import FeatureSplit
 from ovmlr.core.vocabulary import COOP_PROMPT, Vocabulary, build_vocabulary_from_tables
@@ -20,7 +21,10 @@ from ovmlr.datasets.checkpoints import DiskCheckpointStore
 from ovmlr.datasets.mlflow_registry import ModelRegistration
 from ovmlr.evaluation.scoring import score_trained, scores_frame
 from ovmlr.evaluation.summary import split_metrics
+from ovmlr.reporting.thresholds import plot_reliability
 from ovmlr.selection import select_trained
+from ovmlr.selection.calibrate import calibrate_thresholds
+from ovmlr.selection.lineage import check_parent, head_init, inherit
 from ovmlr.trained.card import model_card
 from ovmlr.trained.model import TrainedC2SRT
 from ovmlr.training.recipe import TrainingRecipe
@@ -77,9 +81,13 @@ def plan_training(
     train_split: FeatureSplit,
     val_split: FeatureSplit,
     context: TrainingContext,
+    training_init_model: TrainedC2SRT | None,
 ) -> RunPlan:
-    """The runs of the recipe's selection protocol (:func:`ovmlr.training.runs.plan_runs`)."""
-    plan = plan_runs(recipe, vocabulary, train_split, val_split, context)
+    """The runs of the recipe's selection protocol (:func:`ovmlr.training.runs.plan_runs`), every head
+    starting from the parent model's when fine-tuning (``training.init``; ``None``: from scratch)."""
+    parent = check_parent(training_init_model, recipe)
+    init = None if parent is None else head_init(parent, context.backbone_info)
+    plan = plan_runs(recipe, vocabulary, train_split, val_split, context, init)
     selection = recipe.selection
     strict = "" if selection.strict else " (reads the val split's unseen categories)"
     logger.info(
@@ -124,6 +132,30 @@ def select_best_checkpoint(
 ) -> TrainedC2SRT:
     """The model of the epoch (and zero-shot weight) the protocol chooses (``select_trained``)."""
     return select_trained(plan, context, training_checkpoints)
+
+
+def calibrate_model(
+    c2srt_selected: TrainedC2SRT,
+    plan: RunPlan,
+    context: TrainingContext,
+    training_checkpoints: DiskCheckpointStore,
+    recipe: TrainingRecipe,
+) -> TrainedC2SRT:
+    """The selected model with decision thresholds chosen on validation data (``training.thresholds``)."""
+    return calibrate_thresholds(c2srt_selected, plan, context, training_checkpoints, recipe.thresholds)
+
+
+def inherit_from_parent(
+    c2srt_calibrated: TrainedC2SRT, training_init_model: TrainedC2SRT | None, recipe: TrainingRecipe
+) -> TrainedC2SRT:
+    """The model with its lineage and, under ``training.init.vocabulary: keep``, the parent's other labels
+    (unchanged when trained from scratch)."""
+    return inherit(c2srt_calibrated, check_parent(training_init_model, recipe), recipe)
+
+
+def plot_threshold_reliability(c2srt_trained: TrainedC2SRT) -> Figure:
+    """The reliability plot of the model's thresholds (validation data)."""
+    return plot_reliability(c2srt_trained.thresholds)
 
 
 def score_test_split(
@@ -173,6 +205,16 @@ def package_model(
         f"categories; selected epoch {info['epoch']} by val {info['selection_metric']}="
         f"{info['selection_value']:.4f}. Test: {shown}"
     )
+    tags = {"ovmlr.fingerprint": info["fingerprint"], "ovmlr.epoch": str(info["epoch"])}
+    lineage = info.get("lineage")
+    if lineage:
+        tags |= {
+            "ovmlr.parent_uri": str(lineage["parent_uri"]),
+            "ovmlr.parent_model": str(lineage["parent_name"]),
+            "ovmlr.parent_version": str(lineage["parent_version"]),
+            "ovmlr.init_vocabulary": lineage["vocabulary"],
+        }
+        description += f". Fine-tuned from {lineage['parent_uri']} (vocabulary {lineage['vocabulary']})"
     return ModelRegistration(
         trained=trained_model,
         dataset=dataset,
@@ -181,5 +223,5 @@ def package_model(
         description=description,
         model_card=model_card(trained_model, test_metrics, dataset),
         force_champion=recipe.registry.force_champion,
-        tags={"ovmlr.fingerprint": info["fingerprint"], "ovmlr.epoch": str(info["epoch"])},
+        tags=tags,
     )

@@ -1,4 +1,5 @@
-"""The ``training`` pipeline: the recipe parsed once, C²SRT trained, selected on val, tested, registered."""
+"""The ``training`` pipeline: the recipe parsed once, C²SRT trained (from scratch, or fine-tuned from a
+registered model), selected and calibrated on val, tested, registered."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -6,11 +7,14 @@ from ovmlr.core.features import assemble_full_split, assemble_seen_split
 
 from .nodes import (
     build_vocabulary,
+    calibrate_model,
     compute_test_metrics,
+    inherit_from_parent,
     make_training_context,
     package_model,
     parse_training_recipe,
     plan_training,
+    plot_threshold_reliability,
     score_test_split,
     select_best_checkpoint,
     train_c2srt,
@@ -57,7 +61,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 plan_training,
-                ["training_recipe", "vocabulary", "train_split", "val_split", "training_context"],
+                [
+                    "training_recipe",
+                    "vocabulary",
+                    "train_split",
+                    "val_split",
+                    "training_context",
+                    "training_init_model",
+                ],
                 "training_plan",
                 name="plan_training_node",
             ),
@@ -70,8 +81,32 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 select_best_checkpoint,
                 ["training_plan", "training_context", "training_checkpoints"],
-                "c2srt_trained",
+                "c2srt_selected",
                 name="select_best_checkpoint_node",
+            ),
+            Node(
+                calibrate_model,
+                [
+                    "c2srt_selected",
+                    "training_plan",
+                    "training_context",
+                    "training_checkpoints",
+                    "training_recipe",
+                ],
+                "c2srt_calibrated",
+                name="calibrate_model_node",
+            ),
+            Node(
+                inherit_from_parent,
+                ["c2srt_calibrated", "training_init_model", "training_recipe"],
+                "c2srt_trained",
+                name="inherit_from_parent_node",
+            ),
+            Node(
+                plot_threshold_reliability,
+                "c2srt_trained",
+                "threshold_reliability_plot",
+                name="plot_threshold_reliability_node",
             ),
             Node(
                 score_test_split,
