@@ -64,4 +64,5 @@ class CustomTagsDataset(ReadOnlyDataset[CustomRelease]):
         return read_custom(**self._options)
 
     def _describe(self) -> dict[str, Any]:
-        return dict(self._options)
+        options = dict(self._options)
+        return {"format": options.pop("format_"), **options}
