@@ -42,6 +42,11 @@ from .trained_model import TrainedModelDataset  # noqa: E402
 
 __all__ += ["TrainedModelDataset"]
 
+# The export stage: the ONNX model of a trained model.
+from .onnx_model import OnnxModelDataset  # noqa: E402
+
+__all__ += ["OnnxModelDataset"]
+
 # The demo backbone's shipped weights and manifest (backbone stage, `make backbone`).
 from .shipped_backbone import ShippedBackboneDataset  # noqa: E402
 
