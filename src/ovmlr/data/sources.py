@@ -22,14 +22,14 @@ from .tables import DatasetTables
 from .tagged_art.builder import TaggedArtConfig, build_tagged_art_tables
 from .tagged_art.release import TaggedArtRelease
 
-SourceRelease = CustomRelease | FashionMNISTRelease | NusWideRelease | OpenImagesRelease | TaggedArtRelease
+SourceRelease = FashionMNISTRelease | NusWideRelease | OpenImagesRelease | TaggedArtRelease | CustomRelease
 
 BUILDERS: dict[type, tuple[str, type, Callable[..., DatasetTables]]] = {
-    CustomRelease: ("custom", CustomConfig, build_custom_tables),
     FashionMNISTRelease: ("fashion_mnist", FashionMNISTConfig, build_fashion_mnist_tables),
     NusWideRelease: ("nus_wide", NusWideConfig, build_nus_wide_tables),
     OpenImagesRelease: ("open_images", OpenImagesConfig, build_open_images_tables),
     TaggedArtRelease: ("tagged_art", TaggedArtConfig, build_tagged_art_tables),
+    CustomRelease: ("custom", CustomConfig, build_custom_tables),
 }
 
 
