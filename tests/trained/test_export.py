@@ -2,6 +2,7 @@
 preprocessing reproduces the backbone's transform."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -106,9 +107,21 @@ def test_the_sidecar_names_labels_and_thresholds_when_the_model_has_them(trained
     assert "thresholds" not in sidecar
 
     @dataclasses.dataclass
-    class WithThresholds:
-        thresholds: dict
+    class Calibrated:  # what TrainedC2SRT.thresholds offers: one threshold per name, nan for none
+        rule = "f1"
 
+        def for_names(self, names):
+            return np.array([{"cat": 0.25}.get(n, math.nan) for n in names])
+
+    @dataclasses.dataclass
+    class WithThresholds:
+        thresholds: object
+
+    assert label_thresholds(WithThresholds(Calibrated()), ("cat", "zebra")) == {"cat": 0.25}
     assert label_thresholds(WithThresholds({"Cat": 0.25, "dog": 0.1}), ("cat", "zebra")) == {"cat": 0.25}
-    with pytest.raises(TypeError, match="must be a mapping of label -> threshold"):
+    with pytest.raises(TypeError, match="must have for_names\\(\\) or be a mapping"):
         label_thresholds(WithThresholds([0.1]), ("cat",))
+    with_thresholds = dataclasses.replace(trained)
+    with_thresholds.thresholds = Calibrated()
+    sidecar = export_sidecar(with_thresholds, labels, 1e-7)
+    assert sidecar["thresholds"] == {"cat": 0.25} and sidecar["threshold_rule"] == "f1"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -81,18 +82,24 @@ def preprocessing(trained: TrainedC2SRT) -> dict[str, Any]:
 def label_thresholds(trained: TrainedC2SRT, names: tuple[str, ...]) -> dict[str, float] | None:
     """Decision thresholds of the exported labels, when the model has calibrated thresholds.
 
-    Accepts ``trained.thresholds`` as a mapping name -> threshold, or an object with ``to_dict()`` giving
-    one; labels without a threshold are left out. ``None`` when the model has none.
+    ``trained.thresholds`` is the model's calibrated thresholds (an object whose ``for_names(names)`` gives
+    one threshold per name, ``nan`` for none: seen labels their own, new names the new-name threshold), or a
+    mapping name -> threshold. Labels without a threshold are left out. ``None`` when the model has none.
     """
     thresholds = getattr(trained, "thresholds", None)
     if thresholds is None:
         return None
-    if not isinstance(thresholds, Mapping) and hasattr(thresholds, "to_dict"):
-        thresholds = thresholds.to_dict()
-    if not isinstance(thresholds, Mapping):
-        raise TypeError(f"trained.thresholds must be a mapping of label -> threshold, got {type(thresholds)}")
-    folded = {str(k).casefold(): float(v) for k, v in thresholds.items() if isinstance(v, int | float)}
-    return {n: folded[n.casefold()] for n in names if n.casefold() in folded}
+    if hasattr(thresholds, "for_names"):
+        values = [float(v) for v in thresholds.for_names(list(names))]
+    elif isinstance(thresholds, Mapping):
+        folded = {str(k).casefold(): float(v) for k, v in thresholds.items() if v is not None}
+        values = [folded.get(n.casefold(), math.nan) for n in names]
+    else:
+        raise TypeError(
+            f"trained.thresholds must have for_names() or be a mapping of label -> threshold, got "
+            f"{type(thresholds).__name__}"
+        )
+    return {n: v for n, v in zip(names, values, strict=True) if math.isfinite(v)}
 
 
 def export_onnx(trained: TrainedC2SRT, labels: LabelSet, opset: int = OPSET) -> bytes:
@@ -201,5 +208,6 @@ def export_sidecar(trained: TrainedC2SRT, labels: LabelSet, max_abs_diff: float)
     }
     thresholds = label_thresholds(trained, labels.names)
     if thresholds is not None:
-        sidecar["thresholds"] = thresholds
+        sidecar["thresholds"] = thresholds  # tag a label when its score >= its threshold
+        sidecar["threshold_rule"] = getattr(trained.thresholds, "rule", None)
     return sidecar
