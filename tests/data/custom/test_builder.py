@@ -1,5 +1,8 @@
 """A custom folder -> the data contracts: release checks, splits, unseen roles and positives per split."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from data_replicas import write_custom_folder
@@ -146,3 +149,19 @@ def test_fractions_are_checked():
         ValueError, match="val_fraction and test_fraction must be positive with a sum below 1"
     ):
         CustomConfig(val_fraction=0.5, test_fraction=0.5)
+
+
+def test_a_built_dataset_written_as_a_custom_folder_builds_the_same_tables(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+    from dataset_as_custom_folder import write_custom_folder as as_custom
+
+    tables = build_custom_tables(release(tmp_path / "first"), CONFIG, seed=3)
+    counts = as_custom(tables.image_manifest, tables.labels, ["green"], tmp_path / "second")
+    assert counts == {"images": 36, "categories": 4, "unseen": 1}
+    out = tmp_path / "second"
+    files = {split: str(out / f"{split}.txt") for split in ("train", "val", "test")}
+    again = read_custom(out / "images", out / "tags.csv", split_files=files, unseen_file=out / "unseen.txt")
+    rebuilt = build_custom_tables(again, CustomConfig(min_count=1, merge_plurals=False), seed=0)
+    assert rebuilt.labels.iloc[:, 1:].equals(tables.labels.iloc[:, 1:])
+    assert rebuilt.image_manifest["split"].tolist() == tables.image_manifest["split"].tolist()
+    assert rebuilt.categories.set_index("name")["dataset_role"]["green"] == "unseen"
