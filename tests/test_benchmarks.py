@@ -58,3 +58,20 @@ def test_load_serving_smoke_run_checks_every_answer_and_the_memory(trained, tmp_
     assert all(level["requests"] == 24 and level["wrong"] == 0 for level in report["levels"])
     assert report["soak"]["label lists"] > 0 and report["soak"]["non-200"] == 0
     assert "CPU: " in result.stdout and "p99 ms" in result.stdout
+
+
+@pytest.mark.slow
+def test_bench_export_smoke_run_compares_onnxruntime_with_pytorch(trained, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from ovmlr.trained import save_trained
+
+    folder = save_trained(trained, tmp_path / "model")
+    out = tmp_path / "export.json"
+    command = [sys.executable, str(ROOT / "benchmarks/bench_export.py"), "--model", str(folder)]
+    command += ["--batch-sizes", "1", "4", "--repeats", "1", "--json", str(out)]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=400, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert [row["batch"] for row in report["batches"]] == [1, 4] and report["labels"] == 6
+    for row in report["batches"]:
+        assert row["max_abs_diff"] < 1e-4 and row["onnxruntime_images_per_s"] > 0

@@ -25,6 +25,7 @@ STAGES = (
     "ablation",
     "predict",
     "multimodal",
+    "export",
 )
 TRAIN_STAGES = STAGES[:6]
 # The training nodes the ablation runner needs in front of it (vocabulary and feature splits).

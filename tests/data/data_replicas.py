@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import struct
 from pathlib import Path
 
@@ -168,3 +169,60 @@ def write_open_images_replica(root: Path, unseen_as_indices: bool = False) -> Pa
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(jpeg_bytes(seed, size=24))
     return root
+
+
+CUSTOM_COLOURS = {"Red": (220, 30, 30), "green": (30, 200, 40), "blue_square": (30, 40, 220)}
+
+
+def custom_image_tags(count: int = 36) -> list[tuple[str, list[str]]]:
+    """``(relative path, tags as written)`` of a small custom folder: a colour tag on every image, ``Circles``
+    or ``circle`` on every other one (normalised and merged into ``circle``), ``rare`` on two (dropped by
+    ``min_count`` 5)."""
+    colours = list(CUSTOM_COLOURS)
+    rows = []
+    for i in range(count):
+        tags = [colours[i % 3]]
+        if i % 2 == 0:
+            tags.append("Circles" if i % 4 == 0 else "circle")
+        if i < 2:
+            tags.append("rare")
+        rows.append((f"{'sub/' if i % 5 == 0 else ''}img_{i:03d}.{'png' if i % 2 else 'jpg'}", tags))
+    return rows
+
+
+def write_custom_folder(root: Path, fmt: str = "csv", count: int = 36, size: int = 32) -> Path:
+    """A folder of rendered images (a coloured square, a white disc when tagged circle) and its tag file:
+    ``tags.csv`` (``path,tags`` joined by ``|``), ``tags.jsonl`` or COCO ``instances.json``. Returns the tag
+    file."""
+    rows = custom_image_tags(count)
+    for path, tags in rows:
+        canvas = np.full((size, size, 3), 245, dtype=np.uint8)
+        colour = next(CUSTOM_COLOURS[t] for t in tags if t in CUSTOM_COLOURS)
+        canvas[4:-4, 4:-4] = colour
+        if any(t.lower().startswith("circle") for t in tags):
+            yy, xx = np.mgrid[:size, :size]
+            canvas[(yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 5) ** 2] = 255
+        (root / "images" / path).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(canvas).save(root / "images" / path)
+    if fmt == "csv":
+        lines = ["path,tags", *(f"{path},{'|'.join(tags)}" for path, tags in rows)]
+        target = root / "tags.csv"
+        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    elif fmt == "jsonl":
+        target = root / "tags.jsonl"
+        target.write_text(
+            "".join(json.dumps({"path": p, "tags": t}) + "\n" for p, t in rows), encoding="utf-8"
+        )
+    else:
+        names = sorted({t for _, tags in rows for t in tags})
+        coco = {
+            "images": [{"id": 100 + i, "file_name": p} for i, (p, _) in enumerate(rows)],
+            "categories": [{"id": j + 1, "name": n} for j, n in enumerate(names)],
+            "annotations": [
+                {"id": 1000 + k, "image_id": 100 + i, "category_id": names.index(t) + 1}
+                for k, (i, t) in enumerate((i, t) for i, (_, tags) in enumerate(rows) for t in tags)
+            ],
+        }
+        target = root / "instances.json"
+        target.write_text(json.dumps(coco), encoding="utf-8")
+    return target

@@ -2,7 +2,8 @@
 
 The ``data_processing`` pipeline is the same for every dataset: a Kedro environment picks the raw dataset
 (``raw_source`` in the catalog); the release's type picks the builder here, and the builder's options are
-its section of ``data_processing.sources`` (``tagged_art``, ``fashion_mnist``, ``nus_wide``, ``open_images``).
+its section of ``data_processing.sources`` (``tagged_art``, ``fashion_mnist``, ``nus_wide``, ``open_images``,
+``custom``).
 Every builder's options live in ``conf/base``, so an environment changes only what differs.
 """
 
@@ -12,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
+from .custom.builder import CustomConfig, build_custom_tables
+from .custom.release import CustomRelease
 from .fashion_mnist import FashionMNISTConfig, FashionMNISTRelease, build_fashion_mnist_tables
 from .nus_wide import NusWideConfig, NusWideRelease, build_nus_wide_tables
 from .open_images import OpenImagesConfig, OpenImagesRelease, build_open_images_tables
@@ -19,13 +22,14 @@ from .tables import DatasetTables
 from .tagged_art.builder import TaggedArtConfig, build_tagged_art_tables
 from .tagged_art.release import TaggedArtRelease
 
-SourceRelease = FashionMNISTRelease | NusWideRelease | OpenImagesRelease | TaggedArtRelease
+SourceRelease = FashionMNISTRelease | NusWideRelease | OpenImagesRelease | TaggedArtRelease | CustomRelease
 
 BUILDERS: dict[type, tuple[str, type, Callable[..., DatasetTables]]] = {
     FashionMNISTRelease: ("fashion_mnist", FashionMNISTConfig, build_fashion_mnist_tables),
     NusWideRelease: ("nus_wide", NusWideConfig, build_nus_wide_tables),
     OpenImagesRelease: ("open_images", OpenImagesConfig, build_open_images_tables),
     TaggedArtRelease: ("tagged_art", TaggedArtConfig, build_tagged_art_tables),
+    CustomRelease: ("custom", CustomConfig, build_custom_tables),
 }
 
 

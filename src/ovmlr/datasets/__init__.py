@@ -6,6 +6,7 @@ from .sharded_parquet import ShardedParquetDataset
 __all__ = ["AtomicTableDataset", "ShardedParquetDataset"]
 
 # Raw-data datasets (data_processing / category_sets stages).
+from .custom import CustomTagsDataset  # noqa: E402
 from .fashion_mnist import FashionMNISTDataset  # noqa: E402
 from .idx import IDXDataset  # noqa: E402
 from .image_folder import ImageFolderDataset  # noqa: E402
@@ -15,6 +16,7 @@ from .open_images import OpenImagesDataset  # noqa: E402
 from .tagged_art import TaggedArtDataset  # noqa: E402
 
 __all__ += [
+    "CustomTagsDataset",
     "FashionMNISTDataset",
     "IDXDataset",
     "ImageFolderDataset",
@@ -39,6 +41,11 @@ __all__ += ["EmbeddingCacheDataset", "EmbeddingStore", "TorchStateDictDataset"]
 from .trained_model import TrainedModelDataset  # noqa: E402
 
 __all__ += ["TrainedModelDataset"]
+
+# The export stage: the ONNX model of a trained model.
+from .onnx_model import OnnxModelDataset  # noqa: E402
+
+__all__ += ["OnnxModelDataset"]
 
 # The demo backbone's shipped weights and manifest (backbone stage, `make backbone`).
 from .shipped_backbone import ShippedBackboneDataset  # noqa: E402

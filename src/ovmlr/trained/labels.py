@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,25 @@ from ovmlr.core.vocabulary import Vocabulary
 
 POLICIES = ("similarity", "llm")
 TRAINING = "training"  # the provenance of a name found in the training vocabulary
+
+
+def read_label_names(labels: str | list[str]) -> list[str]:
+    """Label names as ``predict.labels`` and ``export.labels`` give them: a list, a text file (one per
+    line, ``#`` comments), or a string separated by ``|`` (``cat|fire truck|kite``: Kedro's ``--params``
+    splits on commas) or by commas.
+
+    Raises:
+        ValueError: When a file named by ``labels`` has no label (checks of the names: the model's).
+    """
+    if isinstance(labels, str) and Path(labels).is_file():
+        lines = Path(labels).read_text(encoding="utf-8").splitlines()
+        names = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        if not names:
+            raise ValueError(f"the label file '{labels}' lists no label")
+        return names
+    if isinstance(labels, str):
+        return labels.split("|") if "|" in labels else labels.split(",")
+    return list(labels)
 
 
 def normalise_label(name: object) -> str:

@@ -6,6 +6,7 @@ import pytest
 import yaml
 from kedro.config import OmegaConfigLoader
 
+from ovmlr.data.custom.builder import CustomConfig
 from ovmlr.data.fashion_mnist import FashionMNISTConfig
 from ovmlr.data.nus_wide import NusWideConfig
 from ovmlr.data.open_images import OpenImagesConfig
@@ -28,6 +29,7 @@ def load(env: str | None):
         ("fashion_mnist", "ovmlr.datasets.FashionMNISTDataset", FashionMNISTConfig, "file"),
         ("nus_wide", "ovmlr.datasets.NusWideDataset", NusWideConfig, "dataset"),
         ("open_images", "ovmlr.datasets.OpenImagesDataset", OpenImagesConfig, "dataset"),
+        ("custom", "ovmlr.datasets.CustomTagsDataset", CustomConfig, "dataset"),
     ],
 )
 def test_environment_picks_the_raw_dataset_and_builder_options(env, dataset_type, config_type, strategy):
@@ -75,7 +77,7 @@ def _repeats(base: dict, env: dict, path: str = "") -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("env", ["fashion_mnist", "nus_wide", "open_images"])
+@pytest.mark.parametrize("env", ["fashion_mnist", "nus_wide", "open_images", "custom"])
 def test_environments_hold_only_their_differences(env):
     for path in sorted((CONF / env).glob("parameters_*.yml")):
         base_path = CONF / "base" / path.name
@@ -88,3 +90,13 @@ def test_soft_merge_keeps_base_keys_an_environment_does_not_name():
     training = parameters["training"]
     assert training["model"]["config"] == "c2srt" and training["loop"]["epochs"] == 20  # the environment's
     assert training["loop"]["batch_size"] == load(None)[1]["training"]["loop"]["batch_size"]  # conf/base's
+
+
+def test_the_custom_environment_reads_its_folder_and_registers_its_own_model():
+    catalog, parameters, globals_ = load("custom")
+    assert catalog["raw_source"]["images_dir"] == f"{globals_['custom_dir']}/images"
+    assert catalog["raw_source"]["unseen_file"] == f"{globals_['custom_dir']}/unseen.txt"
+    assert catalog["vocabulary_report"]["dataset"]["type"] == "pandas.JSONDataset"
+    assert globals_["registered_model_name"] == "ovmlr-c2srt-custom"
+    assert parameters["training"]["registry"]["dataset"] == "custom"
+    assert parameters["backbone"]["pretrained"] == globals_["custom_backbone_weights"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,7 @@ from ovmlr.reporting.explanation import plot_explanation
 from ovmlr.reporting.progress import refresh_interval
 from ovmlr.trained.explain import explain, model_view
 from ovmlr.trained.images import UserImageDataset, find_images, open_image
-from ovmlr.trained.labels import LabelSet
+from ovmlr.trained.labels import LabelSet, read_label_names
 from ovmlr.trained.limits import ServingLimits
 from ovmlr.trained.llm_policy import LLMNeighbourSource
 from ovmlr.trained.model import TrainedC2SRT
@@ -50,24 +49,6 @@ def list_prediction_images(images: str | list[str]) -> pd.DataFrame:
     hashes = hash_files(paths, num_workers=4)
     logger.info("predict: %d image files", len(paths))
     return pd.concat([pd.DataFrame({"path": paths}), hashes], axis=1)
-
-
-def read_label_names(labels: str | list[str]) -> list[str]:
-    """Label names from ``predict.labels``: a list, a text file (one per line, ``#`` comments), or a string
-    separated by ``|`` (``cat|fire truck|kite``: Kedro's ``--params`` splits on commas) or by commas.
-
-    Raises:
-        ValueError: When a file named by ``labels`` has no label (checks of the names: the model's).
-    """
-    if isinstance(labels, str) and Path(labels).is_file():
-        lines = Path(labels).read_text(encoding="utf-8").splitlines()
-        names = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-        if not names:
-            raise ValueError(f"predict.labels: the file '{labels}' lists no label")
-        return names
-    if isinstance(labels, str):
-        return labels.split("|") if "|" in labels else labels.split(",")
-    return list(labels)
 
 
 def prepare_labels(
