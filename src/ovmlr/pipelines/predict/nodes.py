@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -157,6 +158,13 @@ def _chunk(encoder_id: str, buffer: list[tuple[list[str], np.ndarray, np.ndarray
     )
 
 
+def _frozen_global(model: TrainedC2SRT, stores: EmbeddingStores, keys: list[str]) -> np.ndarray | None:
+    """The frozen backbone's global features of ``keys`` when the model's zero-shot term needs them."""
+    if not model.needs_frozen_global:
+        return None
+    return stores.store(model.backbone_spec.backbone_id).load(keys)[0]
+
+
 def score_prediction_images(
     predict_model: TrainedC2SRT,
     prediction_label_set: LabelSet,
@@ -192,12 +200,8 @@ def score_prediction_images(
         logger.warning("predict: skipped %s: %s", row.path, row.reason)
     used = frame[ok].reset_index(drop=True)
     g, p = store.load(used["image_key"].tolist())
-    frozen = None
-    if predict_model.needs_frozen_global and len(used):
-        frozen, _ = prediction_embeddings.store(predict_model.backbone_spec.backbone_id).load(
-            used["image_key"].tolist()
-        )
     if len(used):
+        frozen = _frozen_global(predict_model, prediction_embeddings, used["image_key"].tolist())
         scores = predict_model.score(g, p, prediction_label_set, batch_size, frozen_global=frozen)
     else:
         scores = np.zeros((0, len(prediction_label_set)), dtype=np.float32)
