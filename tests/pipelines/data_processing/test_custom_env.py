@@ -1,6 +1,7 @@
 """``kedro run --env custom`` on a tiny generated folder (36 rendered images, a CSV, an unseen file): the
 project's own configuration of the custom environment builds the tables, splits the categories and extracts
-features (a tiny random-weight backbone stands in for the pretrained CLIP) through Kedro sessions."""
+features, then trains, evaluates, predicts and exports (a tiny random-weight backbone stands in for the
+pretrained CLIP), each pipeline in its own Kedro session."""
 
 import json
 import shutil
@@ -82,3 +83,43 @@ def test_a_bad_tag_file_stops_the_run_naming_file_and_line(project):
     tags.write_text(tags.read_text() + ",red\n")
     with pytest.raises(DatasetError, match=r"tags.csv, line 38: a tag row without an image"):
         run(project, ["data_processing"], TINY)
+
+
+TINY_TRAIN = {
+    **TINY,
+    "relation_mining": {"source": "similarity", "k": 1},
+    "training": {
+        "loop": {"epochs": 2, "batch_size": 8},
+        "model": {
+            "config": "c2srt_small",
+            "overrides": {"embed_dim": 16, "ist": {"heads": 2, "hidden_dim": 8}},
+        },
+        "selection": {"held_out_fraction": 0.34},
+    },
+}
+
+
+def test_train_evaluate_predict_and_export_on_your_own_folder(project):
+    run(project, ["train"], TINY_TRAIN)
+    client = mlflow.tracking.MlflowClient(f"sqlite:///{project}/mlflow.db")
+    champion = client.get_model_version_by_alias("ovmlr-c2srt-custom", "champion")
+    assert champion.tags["ovmlr.dataset"] == "custom"
+    run(
+        project, ["evaluation"], {"evaluation": {"reports": {"top_predictions": {"top_k": 3}}}}
+    )  # 4 categories
+    metrics = json.loads((project / "data/08_reporting/evaluation_metrics.json").read_text())
+    assert metrics["model"]["mode"] == "frozen"
+    photos = project / "my_photos" / "images"
+    run(
+        project,
+        ["predict"],
+        {"predict": {"images": str(photos / "sub"), "labels": ["green", "circle", "kite"]}},
+    )
+    table = pd.read_parquet(project / "data/07_model_output/predictions.parquet")
+    assert len(table) == 8 and {"green", "circle", "kite"} <= set(table.columns)
+    run(project, ["export"], {"export": {"labels": "green|circle|kite"}})
+    sidecar = json.loads((project / "data/06_models/export/model.json").read_text())
+    assert (
+        sidecar["labels"] == ["green", "circle", "kite"]
+        and sidecar["check"]["max_abs_diff_vs_pytorch"] < 1e-4
+    )
