@@ -17,4 +17,8 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && npm pack --silent "@twemoji/svg@$version" >/dev/null && tar -xzf twemoji-svg-*.tgz)
-"$python" scripts/render_predict_demo.py "$tmp/package" "$out"
+# rendered beside, then moved in place: a failed render leaves no half-written folder that reads as "present"
+"$python" scripts/render_predict_demo.py "$tmp/package" "$tmp/rendered"
+mkdir -p "$(dirname "$out")"
+rm -rf "$out"
+mv "$tmp/rendered" "$out"

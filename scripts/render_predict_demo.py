@@ -39,6 +39,7 @@ EMOJI = {
 FORMATS = ("png", "jpg", "webp", "grey.png")
 N_IMAGES = 16
 TILE = 64
+MAX_SVG_BYTES = 4_000_000  # as the dataset (catalog_data_processing.yml max_svg_bytes)
 
 
 def save(image: Image.Image, path: Path, kind: str) -> None:
@@ -67,7 +68,9 @@ def main(svg_dir: str, out_dir: str) -> None:
     out = Path(out_dir)
     (out / "more").mkdir(parents=True, exist_ok=True)
     tiles = {
-        name: Image.fromarray(rasterise_svg((Path(svg_dir) / f"{code}.svg").read_bytes(), TILE, 30.0, 4.0))
+        name: Image.fromarray(
+            rasterise_svg((Path(svg_dir) / f"{code}.svg").read_bytes(), TILE, MAX_SVG_BYTES, 4.0)
+        )
         for code, name in EMOJI.items()
     }
     for i in range(N_IMAGES):
