@@ -1,6 +1,6 @@
 # ovmlr: two commands do all set-up.
 #   make run   - create .venv if missing, install, make sure the default dataset's sources are there (tagged
-#                art: Debian and npm packages), kedro run --pipeline=train
+#                art: Debian and npm packages), kedro run --pipelines=train
 #   make test  - the whole test suite (creates .venv if missing)
 PYTHON ?= python3
 VENV ?= .venv
@@ -37,10 +37,10 @@ dataset-fashion-mnist:
 # Retrain the demo backbone's shipped weights (src/ovmlr/backbones/shipped/): the recipe over 3 seeds, about
 # an hour on 2 cores (docs/results.md "Demo backbone"). `make run` uses the shipped file when its manifest matches.
 backbone: install dataset
-	$(BIN)/kedro run --pipeline=backbone_release
+	$(BIN)/kedro run --pipelines=backbone_release
 
 run: install dataset
-	$(BIN)/kedro run --pipeline=train
+	$(BIN)/kedro run --pipelines=train
 
 # Tag a folder of images with label names of your own (defaults: conf/base/parameters_predict.yml, the
 # Twemoji demo folder); the model is the champion registered by `make run`.
@@ -48,7 +48,7 @@ predict-demo:
 	@PYTHON=$(BIN)/python bash scripts/predict_demo_images.sh
 
 predict: install predict-demo
-	$(BIN)/kedro run --pipeline=predict
+	$(BIN)/kedro run --pipelines=predict
 
 # Serve the champion over HTTP on 127.0.0.1:5001 (POST /invocations; README: "Serving").
 serve: install

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ovmlr.relations.neighbours import FALLBACK_TYPE, check_k, neighbour_table, select_top_k
+from ovmlr.relations.neighbours import FALLBACK_TYPE, check_k, log_fallbacks, neighbour_table, select_top_k
 from ovmlr.relations.report import relation_report
 from ovmlr.relations.sources import similarity_scores
 
@@ -95,3 +95,26 @@ def test_report_records_parse_counts_and_fallbacks(category_split, text_features
     )
     assert report.loc["sneaker", ["n_requests", "n_fallback_neighbours", "fallback"]].tolist() == [0, 0, ""]
     assert not report["all_responses_unparsed"].drop("sandal").any()
+
+
+def test_fallbacks_are_one_warning_with_counts_and_the_first_names(caplog):
+    edges = pd.DataFrame(
+        {
+            "target_name": ["a", "a", "b", "c", "c", "d"],
+            "relation_types": [
+                [FALLBACK_TYPE],
+                ["LLM"],
+                [FALLBACK_TYPE],
+                [FALLBACK_TYPE],
+                [FALLBACK_TYPE],
+                ["LLM"],
+            ],
+        }
+    )
+    with caplog.at_level("WARNING", logger="ovmlr.relations.neighbours"):
+        log_fallbacks(edges, "wordnet", shown=2)
+        log_fallbacks(edges[edges["target_name"] == "d"], "wordnet")
+    assert [r.getMessage() for r in caplog.records] == [
+        "relation source 'wordnet': 3 categories got 4 neighbours in all from the similarity fallback: "
+        "'a' (1), 'b' (1) and 1 more"
+    ]

@@ -104,15 +104,20 @@ def neighbour_table(edges: pd.DataFrame, category_split: pd.DataFrame) -> pd.Dat
     return pd.DataFrame({"category_id": ids.to_numpy(), "neighbour_ids": [lists[i] for i in ids]})
 
 
-def log_fallbacks(edges: pd.DataFrame, source: str) -> None:
-    """One warning per category whose neighbours came (partly) from the fallback."""
+def log_fallbacks(edges: pd.DataFrame, source: str, shown: int = 8) -> None:
+    """One warning for the categories whose neighbours came (partly) from the fallback: how many, how many of
+    their neighbours, and the first ``shown`` names (the full list is in the relation report)."""
     is_fallback = edges["relation_types"].map(lambda types: FALLBACK_TYPE in types)
-    for name, count in edges[is_fallback].groupby("target_name", sort=False).size().items():
-        k = int((edges["target_name"] == name).sum())
-        logger.warning(
-            "relation source %r: %r got %d of its %d neighbours from the similarity fallback",
-            source,
-            name,
-            count,
-            k,
-        )
+    counts = edges[is_fallback].groupby("target_name", sort=False).size()
+    if counts.empty:
+        return
+    names = ", ".join(f"{name!r} ({count})" for name, count in counts.head(shown).items())
+    more = f" and {len(counts) - shown} more" if len(counts) > shown else ""
+    logger.warning(
+        "relation source %r: %d categories got %d neighbours in all from the similarity fallback: %s%s",
+        source,
+        len(counts),
+        int(counts.sum()),
+        names,
+        more,
+    )

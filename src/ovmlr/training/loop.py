@@ -179,7 +179,8 @@ def train_one_epoch(  # noqa: PLR0913 - the loop's parts (TrainingTask's, optimi
             seen += size
             for key, value in parts.items():
                 totals[key] = totals.get(key, 0.0) + value * size
-            bar.set_postfix(loss=f"{parts['loss']:.4f}", ips=f"{seen / (time.perf_counter() - start):.0f}")
+            ips = f"{seen / (time.perf_counter() - start):.0f}"
+            bar.set_postfix(loss=f"{parts['loss']:.4f}", ips=ips, refresh=False)  # drawn at mininterval
     elapsed = time.perf_counter() - start
     stats = {f"train/{k}": v / max(1, seen) for k, v in totals.items()}
     stats["train/images_per_s"] = seen / max(elapsed, 1e-9)
