@@ -105,6 +105,7 @@ def predict_scores(trained, folder: Path, labels: list[str], tmp_path: Path) -> 
         "labels": labels,
         "policy": "similarity",
         "top_k": 2,
+        "threshold": None,
         "encoding": {"batch_size": 2, "num_workers": 0, "chunk_size": 8},
         "contact_sheet": {"max_images": 2, "n_cols": 2, "top_k": 2},
     }

@@ -215,3 +215,12 @@ def test_pico_weights_survive_save_and_load(trained, tmp_path) -> None:
         loaded.score(*loaded.encode_images(x)), model.score(*model.encode_images(x))
     )
     assert not np.allclose(model.score(*model.encode_images(x)), trained.score(*trained.encode_images(x)))
+
+
+def test_the_state_digest_covers_zero_dim_buffers_and_keeps_shapes_apart():
+    from ovmlr.trained.model import state_digest
+
+    counter = {"bn.num_batches_tracked": torch.tensor(7)}
+    assert state_digest(counter) != state_digest({"bn.num_batches_tracked": torch.tensor(8)})
+    flat, square = torch.arange(4.0), torch.arange(4.0).reshape(2, 2)
+    assert state_digest({"w": flat}) != state_digest({"w": square})

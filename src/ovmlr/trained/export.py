@@ -25,6 +25,9 @@ import open_clip
 import torch
 from torch import Tensor, nn
 
+from ovmlr.core.model_factory import build_model
+from ovmlr.models.config import deep_merge
+
 from .labels import LabelSet
 from .model import TrainedC2SRT
 
@@ -33,6 +36,14 @@ logger = logging.getLogger(__name__)
 INPUT_NAME = "images"
 OUTPUT_NAME = "scores"
 OPSET = 18
+
+
+def traceable_head(trained: TrainedC2SRT) -> nn.Module:
+    """The trained head with IST's ``dense`` reference layers: the same weights and, within float rounding,
+    the same scores as the default ``lean`` layers (whose fused maps and attention have no ONNX form)."""
+    head = build_model(deep_merge(trained.model_config, {"ist": {"implementation": "dense"}}))
+    head.load_state_dict(trained.head_state)
+    return head.eval()
 
 
 class ExportedScorer(nn.Module):
@@ -50,7 +61,7 @@ class ExportedScorer(nn.Module):
         super().__init__()
         self.encoder = trained.image_encoder()
         self.frozen = trained.backbone().model.visual if trained.needs_frozen_global else None
-        self.head = trained.head()
+        self.head = traceable_head(trained)
         self.register_buffer("text", torch.from_numpy(labels.vocabulary.text.copy()))
         self.register_buffer("neighbours", torch.from_numpy(labels.vocabulary.neighbours.copy()))
         self.num_labels = len(labels)
