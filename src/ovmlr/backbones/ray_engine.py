@@ -91,6 +91,37 @@ class ShardEncoder:
         }
 
 
+def _arrived_shards(dataset: Any, table: pd.DataFrame, backbone_id: str, config: RayConfig):
+    """Each finished shard as an :class:`EmbeddingChunk`, in shard order.
+
+    Raises:
+        RuntimeError: An actor died more often than ``max_task_retries`` allows; names the first shard not
+            written (the ones before it are in the cache) and what to do.
+    """
+    import ray
+
+    done = 0
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            yield EmbeddingChunk(
+                backbone_id,
+                [str(k) for k in batch["image_key"]],
+                np.asarray(batch["global"], dtype=np.float32),
+                np.asarray(batch["patches"], dtype=np.float32),
+                [str(e) or None for e in batch["error"]],
+            )
+            done += 1
+    except ray.exceptions.RayError as error:
+        missing = table[table["shard"] >= done]
+        raise RuntimeError(
+            f"Ray encoder actors failed beyond feature_extraction.ray.max_task_retries="
+            f"{config.max_task_retries} ({type(error).__name__}): shard {done} (first image "
+            f"{missing['path'].iloc[0]!r}) and the {len(missing)} images after it were not written; the "
+            f"{done} shard(s) before it are in the cache. Rerun to encode only the rest, or raise "
+            "max_task_retries."
+        ) from error
+
+
 def encode_images_ray(
     spec: dict[str, Any], todo: pd.DataFrame, params: dict[str, Any]
 ) -> Iterator[EmbeddingChunk]:
@@ -128,14 +159,7 @@ def encode_images_ray(
         logger.info(
             "Ray Data: %d images in %d shards on %d workers", len(table), len(shards), config.num_workers
         )
-        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            yield EmbeddingChunk(
-                backbone_id,
-                [str(k) for k in batch["image_key"]],
-                np.asarray(batch["global"], dtype=np.float32),
-                np.asarray(batch["patches"], dtype=np.float32),
-                [str(e) or None for e in batch["error"]],
-            )
+        yield from _arrived_shards(dataset, table, backbone_id, config)
     finally:
         if started_here:
             ray.shutdown()

@@ -115,3 +115,27 @@ def test_an_encoder_actor_killed_mid_shard_is_retried_and_the_cache_ends_complet
     np.testing.assert_allclose(g_ray, g_local, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(p_ray, p_local, rtol=1e-5, atol=1e-6)
     assert _extract(manifest, distributed, spec, ray_params) == 0  # warm rerun: nothing encoded
+
+
+@pytest.mark.slow
+def test_an_actor_killed_without_retries_fails_naming_the_shard_and_a_rerun_completes(
+    manifest, spec, spec_file, params, tmp_path: Path, monkeypatch
+) -> None:
+    pytest.importorskip("ray.data")
+    from ray import cloudpickle
+
+    from ovmlr.backbones import ray_engine
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    marker = tmp_path / "killed"
+    monkeypatch.setenv("OVMLR_TEST_KILL_MARKER", str(marker))
+    monkeypatch.setattr(ray_engine, "ShardEncoder", _DiesOnItsFirstShard)
+    cache = EmbeddingCacheDataset(str(tmp_path / "ray"), str(spec_file))
+    ray_params = params | {"engine": "ray", "ray": {"num_workers": 1, "num_cpus": 2, "max_task_retries": 0}}
+    with deadline(240, "the Ray extraction without retries"):
+        with pytest.raises(
+            RuntimeError, match=r"max_task_retries=0 \(ActorDiedError\): shard 0 \(first image"
+        ):
+            _extract(manifest, cache, spec, ray_params)
+        assert marker.exists()  # the kill happened; the rerun's actors live
+        assert _extract(manifest, cache, spec, ray_params) == 7  # the rerun encodes what was not written
