@@ -104,7 +104,7 @@ def test_an_encoder_actor_killed_mid_shard_is_retried_and_the_cache_ends_complet
     distributed = EmbeddingCacheDataset(str(tmp_path / "ray"), str(spec_file))
     ray_params = params | {"engine": "ray", "ray": {"num_workers": 2, "num_cpus": 2, "max_task_retries": 2}}
     started = time.monotonic()
-    with deadline(240, "the Ray extraction with a killed actor"):
+    with deadline(300, "the Ray extraction with a killed actor"):
         assert _extract(manifest, distributed, spec, ray_params) == 7  # every image once, none twice
     print(f"killed {marker.read_text()}; extraction done in {time.monotonic() - started:.1f} s")
     assert marker.read_text().startswith("pid ")  # the kill happened
@@ -132,7 +132,7 @@ def test_an_actor_killed_without_retries_fails_naming_the_shard_and_a_rerun_comp
     monkeypatch.setattr(ray_engine, "ShardEncoder", _DiesOnItsFirstShard)
     cache = EmbeddingCacheDataset(str(tmp_path / "ray"), str(spec_file))
     ray_params = params | {"engine": "ray", "ray": {"num_workers": 1, "num_cpus": 2, "max_task_retries": 0}}
-    with deadline(240, "the Ray extraction without retries"):
+    with deadline(400, "the Ray extraction without retries and its rerun"):
         with pytest.raises(
             RuntimeError, match=r"max_task_retries=0 \(ActorDiedError\): shard 0 \(first image"
         ):
