@@ -4,10 +4,15 @@ bad configurations refused before any work."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from deadline import deadline
 
 from ovmlr.core.features import FeatureSplit
 from ovmlr.core.model_factory import build_model, resolve_model_config
@@ -16,6 +21,7 @@ from ovmlr.training.distributed import (
     DistributedConfig,
     check_distributed,
     distributed_fit,
+    failed_rank,
     rank_positions,
     read_job,
     write_job,
@@ -24,6 +30,7 @@ from ovmlr.training.fit import fit, frozen_task
 from ovmlr.training.loop import TrainingConfig
 
 D, P, C = 16, 4, 5
+EPOCHS_KILLED = 12  # long enough that rank 1 is killed while the run is still training
 MODEL = {
     "config": "c2srt_small",
     "overrides": {
@@ -79,12 +86,13 @@ def _single(vocab, cfg, train, val, config, resume_from=None):
     )
 
 
-def _distributed(vocab, cfg, train, val, config, tmp_path, port, resume_from=None):
+def _distributed(vocab, cfg, train, val, config, tmp_path, port, resume_from=None, lazy=False):  # noqa: PLR0913
     dist = DistributedConfig(
         enabled=True, nproc_per_node=2, master_port=port, job_dir=str(tmp_path / "job"), timeout_s=300
     )
     head = build_model(config, seed=cfg.seed)
-    return list(distributed_fit(head, train, val, vocab, cfg, config, "run", dist, resume_from))
+    checkpoints = distributed_fit(head, train, val, vocab, cfg, config, "run", dist, resume_from)
+    return checkpoints if lazy else list(checkpoints)
 
 
 def _assert_same_model(a, b, atol):
@@ -169,3 +177,69 @@ def test_the_hook_refuses_a_bad_distributed_run_before_the_pipeline_starts() -> 
     with pytest.raises(ValueError, match="batch_size=64 is not divisible by the world size 3"):
         ConfigurationChecks().before_pipeline_run({}, pipeline, catalog)
     ConfigurationChecks().before_pipeline_run({}, SimpleNamespace(nodes=[]), catalog)  # no training: no check
+
+
+def _rank_pid(job_dir, rank: int) -> int:
+    """The pid of the DDP worker of ``job_dir`` whose environment says ``RANK=rank`` (Linux /proc)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        ours = b"ovmlr.training.ddp_worker" in cmdline and str(job_dir).encode() in cmdline
+        if ours and f"RANK={rank}".encode() in environ:
+            return int(proc.name)
+    raise AssertionError(f"no DDP worker of rank {rank} running for {job_dir}")
+
+
+@pytest.mark.slow
+def test_a_rank_killed_mid_run_fails_the_launch_naming_it_and_resume_finishes_the_same_model(
+    tmp_path,
+) -> None:
+    vocab, cfg, train, val, config = _world(512)
+    cfg = dataclasses.replace(cfg, epochs=EPOCHS_KILLED)
+    killed_job = tmp_path / "killed" / "job"
+    seen = []
+    with deadline(240, "the DDP run with a killed rank"), pytest.raises(RuntimeError) as failure:
+        for checkpoint in _distributed(vocab, cfg, train, val, config, tmp_path / "killed", 29513, lazy=True):
+            seen.append(int(checkpoint["epoch"]))
+            if len(seen) == 1:
+                os.kill(_rank_pid(killed_job, 1), signal.SIGKILL)
+                killed_at = time.monotonic()
+    failed_after = time.monotonic() - killed_at
+    message = str(failure.value)
+    print(f"killed rank 1 after epoch {seen[0]}; launch failed {failed_after:.1f} s later: {message[:400]}")
+    assert "rank 1 failed first" in message and "Signal 9 (SIGKILL)" in message
+    assert str(killed_job / "torchrun.log") in message and failed_after < 60
+    done = sorted(killed_job.glob("checkpoint-*.done"))
+    assert done and len(done) < cfg.epochs  # killed mid-run: some epochs written, not all
+    last = torch.load(done[-1].with_suffix(".pt"), weights_only=True)
+    resumed = list(
+        _distributed(vocab, cfg, train, val, config, tmp_path / "resumed", 29514, resume_from=last)
+    )
+    assert [c["epoch"] for c in resumed] == list(range(int(last["epoch"]) + 1, cfg.epochs + 1))
+    uninterrupted = _distributed(vocab, cfg, train, val, config, tmp_path / "whole", 29515)
+    _assert_same_model(uninterrupted[-1]["model_state"], resumed[-1]["model_state"], atol=1e-6)
+    assert len(resumed[-1]["history"]) == cfg.epochs
+
+
+def test_failed_rank_reads_torchruns_failure_summary() -> None:
+    log = """Traceback ...
+Root Cause (first observed failure):
+[0]:
+  time      : 2026-12-08_01:29:30
+  host      : box
+  rank      : 1 (local_rank: 1)
+  exitcode  : -9 (pid: 32123)
+  error_file: <N/A>
+  traceback : Signal 9 (SIGKILL) received by PID 32123
+"""
+    assert failed_rank(log) == "rank 1 failed first (exit code -9, Signal 9 (SIGKILL) received by PID 32123)"
+    python_error = log.replace("-9", "1").replace(
+        "Signal 9 (SIGKILL) received by PID 32123", "To enable traceback see: https://pytorch.org/docs"
+    )
+    assert failed_rank(python_error) == "rank 1 failed first (exit code 1)"
+    assert failed_rank("ConnectionError: port in use") == (
+        "no failed rank named in the log (the launcher itself failed)"
+    )

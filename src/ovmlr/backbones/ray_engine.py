@@ -6,8 +6,10 @@ through a pool of encoder actors (:class:`ShardEncoder`: the backbone loaded onc
 where ``num_gpus_per_worker`` > 0) with :func:`ovmlr.backbones.extraction.encode_images`, the local engine's
 own code. The actors return arrays; only the driver (the Kedro node) turns each finished shard into an
 :class:`~ovmlr.datasets.embedding_cache.EmbeddingChunk`, which the catalog writes as one atomic cache shard —
-the same shards the local engine writes. A worker killed mid-shard has written nothing: Ray retries the
-shard on another actor (``max_task_retries``), and a shard is written once, when it arrives.
+the same shards the local engine writes. A worker killed mid-shard has written nothing: Ray restarts the
+actor (``max_restarts``) and redoes the shard (``max_task_retries``), and a shard is written once, when it
+arrives (tested by SIGKILLing an actor). Past ``max_task_retries`` the run fails naming the first shard not
+written; a rerun encodes only the shards missing from the cache.
 
 Starts a local Ray instance by default (``ray.address: null``, ``num_cpus``); ``ray.address: auto`` or
 ``ray://host:10001`` joins a cluster.
@@ -91,6 +93,37 @@ class ShardEncoder:
         }
 
 
+def _arrived_shards(dataset: Any, table: pd.DataFrame, backbone_id: str, config: RayConfig):
+    """Each finished shard as an :class:`EmbeddingChunk`, in shard order.
+
+    Raises:
+        RuntimeError: An actor died more often than ``max_task_retries`` allows; names the first shard not
+            written (the ones before it are in the cache) and what to do.
+    """
+    import ray
+
+    done = 0
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            yield EmbeddingChunk(
+                backbone_id,
+                [str(k) for k in batch["image_key"]],
+                np.asarray(batch["global"], dtype=np.float32),
+                np.asarray(batch["patches"], dtype=np.float32),
+                [str(e) or None for e in batch["error"]],
+            )
+            done += 1
+    except ray.exceptions.RayError as error:
+        missing = table[table["shard"] >= done]
+        raise RuntimeError(
+            f"Ray encoder actors failed beyond feature_extraction.ray.max_task_retries="
+            f"{config.max_task_retries} ({type(error).__name__}): shard {done} (first image "
+            f"{missing['path'].iloc[0]!r}) and the shards after it ({len(missing)} images) were not written; "
+            f"the {done} shard(s) before it are in the cache. Rerun to encode only the rest, or raise "
+            "max_task_retries."
+        ) from error
+
+
 def encode_images_ray(
     spec: dict[str, Any], todo: pd.DataFrame, params: dict[str, Any]
 ) -> Iterator[EmbeddingChunk]:
@@ -128,14 +161,7 @@ def encode_images_ray(
         logger.info(
             "Ray Data: %d images in %d shards on %d workers", len(table), len(shards), config.num_workers
         )
-        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            yield EmbeddingChunk(
-                backbone_id,
-                [str(k) for k in batch["image_key"]],
-                np.asarray(batch["global"], dtype=np.float32),
-                np.asarray(batch["patches"], dtype=np.float32),
-                [str(e) or None for e in batch["error"]],
-            )
+        yield from _arrived_shards(dataset, table, backbone_id, config)
     finally:
         if started_here:
             ray.shutdown()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -241,6 +242,27 @@ def torchrun_command(folder: Path, dist: DistributedConfig) -> list[str]:
     ]
 
 
+def failed_rank(log_text: str) -> str:
+    """The rank torchrun's failure summary names as the first to fail, its exit code and signal, in words."""
+    summary = log_text.rpartition("Root Cause (first observed failure):")[2]
+    rank = re.search(r"^\s*rank\s*:\s*(\d+)", summary, re.MULTILINE)
+    if not summary or rank is None:
+        return "no failed rank named in the log (the launcher itself failed)"
+    code = re.search(r"^\s*exitcode\s*:\s*(-?\d+)", summary, re.MULTILINE)
+    cause = re.search(r"^\s*traceback\s*:\s*(.+)$", summary, re.MULTILINE)
+    details = ", ".join(
+        part
+        for part in (
+            f"exit code {code.group(1)}" if code else "",
+            cause.group(1).strip() if cause and "To enable traceback" not in cause.group(1) else "",
+        )
+        if part
+    )
+    return (
+        f"rank {rank.group(1)} failed first ({details})" if details else f"rank {rank.group(1)} failed first"
+    )
+
+
 def launch(
     folder: Path, dist: DistributedConfig, first_epoch: int, last_epoch: int
 ) -> Iterator[dict[str, Any]]:
@@ -265,9 +287,11 @@ def launch(
                 continue
             code = process.poll()
             if code is not None and not path.with_suffix(".done").is_file():
-                tail = log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
+                text = log_path.read_text(encoding="utf-8", errors="replace")
                 raise RuntimeError(
-                    f"torchrun exited with code {code} before epoch {epoch}; log tail:\n{tail}"
+                    f"torchrun exited with code {code} before epoch {epoch}: {failed_rank(text)}. "
+                    f"Full log: {log_path}; rerun with training.loop.resume=true to continue from the last "
+                    f"checkpoint. Log tail:\n{text[-3000:]}"
                 )
             if time.monotonic() - started > dist.timeout_s:
                 process.kill()
