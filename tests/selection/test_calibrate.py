@@ -6,40 +6,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from head_data import NAMES, UNSEEN, D
+from head_data import random_split as _split
+from head_data import random_vocabulary as _vocabulary
 
-from ovmlr.core.features import FeatureSplit
 from ovmlr.core.thresholds import ThresholdRule
-from ovmlr.core.vocabulary import Vocabulary
 from ovmlr.evaluation.thresholds import fit_threshold
 from ovmlr.selection import calibrate, train_and_select
 from ovmlr.training.checkpoints import MemoryCheckpointStore
 from ovmlr.training.recipe import TrainingRecipe
 from ovmlr.training.runs import TrainingContext, plan_runs
 
-D, P = 8, 3
-NAMES = ("s0", "s1", "s2", "s3", "s4", "s5", "u0", "u1")
-ROLES = ("seen",) * 6 + ("unseen",) * 2
-UNSEEN = {"u0", "u1"}
 CONTEXT = TrainingContext(
     {"embed_dim": D, "logit_scale": 10.0, "backbone_id": "toy"},
     {"model_name": "toy"},
     pd.DataFrame(),
     ("a photo of a {}.",),
 )
-
-
-def _vocabulary() -> Vocabulary:
-    text = np.random.default_rng(0).normal(size=(len(NAMES), D)).astype(np.float32)
-    text /= np.linalg.norm(text, axis=1, keepdims=True)
-    neighbours = np.array([[(i + 1) % 6, (i + 2) % 6] for i in range(len(NAMES))], dtype=np.int64)
-    return Vocabulary(np.arange(len(NAMES)), NAMES, ROLES, text, neighbours)
-
-
-def _split(n: int, columns: int, seed: int) -> FeatureSplit:
-    rng = np.random.default_rng(seed)
-    labels = (rng.random((n, columns)) < 0.4).astype(np.int8)
-    g, p = rng.normal(size=(n, D)).astype(np.float32), rng.normal(size=(n, P, D)).astype(np.float32)
-    return FeatureSplit(np.array([f"i{i}" for i in range(n)]), g, p, labels)
 
 
 def _recipe(protocol: str, weights: list[float] | None) -> TrainingRecipe:
